@@ -1,0 +1,495 @@
+"""Runs a chain: validate, walk the enabled steps, call generators, write reports."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import shutil
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..config.features import FeatureFlags
+from ..errors import PipelineError
+from ..models.avatar import ReplicateMultiTalkGenerator
+from ..models.image_to_image import UnifiedImageToImageGenerator
+from ..models.image_to_video import UnifiedImageToVideoGenerator
+from ..models.image_understanding import UnifiedImageUnderstandingGenerator
+from ..models.prompt_generation import UnifiedPromptGenerator
+from ..models.protocol import GenerationRequest, GenerationResult
+from ..models.registry import GeneratorRegistry, build_registry
+from ..models.text_to_image import UnifiedTextToImageGenerator
+from ..models.text_to_speech import UnifiedTextToSpeechGenerator
+from ..utils.file_manager import FileManager
+from . import reports, step_types
+from .chain import ChainResult, ContentCreationChain, PipelineStep, StepType
+from .groups import SequentialScheduler, run_group
+from .step_params import CONTROL_PARAMS, resolve_params
+
+logger = logging.getLogger("ai_content_pipeline")
+logger.addHandler(logging.NullHandler())
+
+RESULT_KEYS = (
+    "success",
+    "output_path",
+    "output_url",
+    "output_text",
+    "extracted_prompt",
+    "processing_time",
+    "cost",
+    "model",
+    "metadata",
+    "error",
+)
+
+
+class ChainExecutor:
+    """Executes content creation chains step by step.
+
+    Groups are handed to a scheduler: the core's sequential one, or the
+    `parallel` package's concurrent one when that package is importable and the
+    feature flag (read once, here) enables it.
+    """
+
+    def __init__(
+        self, file_manager: FileManager, generators: GeneratorRegistry | None = None
+    ) -> None:
+        self.file_manager = file_manager
+        self.generators = generators if generators is not None else build_registry("stub")
+        self.text_to_image = UnifiedTextToImageGenerator(self.generators)
+        self.image_understanding = UnifiedImageUnderstandingGenerator(self.generators)
+        self.prompt_generation = UnifiedPromptGenerator(self.generators)
+        self.image_to_image = UnifiedImageToImageGenerator(self.generators)
+        self.image_to_video = UnifiedImageToVideoGenerator(self.generators)
+        self.text_to_speech = UnifiedTextToSpeechGenerator(self.generators)
+        self.replicate_multitalk = ReplicateMultiTalkGenerator(self.generators)
+        self.flag_state = FeatureFlags.parallel_execution_state()
+        self._parallel_extension: Any = None
+        self._scheduler_provider: Any = SequentialScheduler()
+        self._try_load_parallel_extension()
+        self.last_report_path: Path | None = None
+        self.last_report_error: str | None = None
+
+    # -- scheduler seam -------------------------------------------------------------------
+
+    def _try_load_parallel_extension(self) -> None:
+        """Load the optional concurrent scheduler; without it, groups run sequentially."""
+        try:
+            from parallel import ParallelExtension
+        except ImportError:
+            return
+        extension = ParallelExtension(self)
+        extension.enabled = self.flag_state.enabled
+        self._parallel_extension = extension
+        if extension.enabled:
+            self._scheduler_provider = extension
+
+    @property
+    def scheduler_name(self) -> str:
+        return type(self._scheduler_provider).__name__
+
+    # -- running a chain ------------------------------------------------------------------
+
+    def execute(self, chain: ContentCreationChain, input_data: str, **kwargs: Any) -> ChainResult:
+        """Execute a complete chain. Validates first: an invalid chain runs nothing."""
+        enabled_steps = chain.get_enabled_steps()
+        problems = chain.validate()
+        if problems:
+            return ChainResult(
+                success=False,
+                steps_completed=0,
+                total_steps=len(enabled_steps),
+                total_cost=0.0,
+                total_time=0.0,
+                outputs={},
+                error="Chain validation failed: " + "; ".join(problems),
+                step_results=[],
+            )
+        run = _Run(chain, input_data, self._output_root(chain), secrets.token_hex(6))
+        started = time.perf_counter()
+        try:
+            with self._scheduler_provider.run_scope() as scheduler:
+                self._walk(run, enabled_steps, scheduler, kwargs)
+        except KeyboardInterrupt:
+            run.error = "Execution interrupted by user"
+            self._finish(run, time.perf_counter() - started)
+            raise
+        except Exception as exc:
+            run.error = f"Execution error: {exc}"
+            logger.debug("execution error", exc_info=True)
+        return self._finish(run, time.perf_counter() - started)
+
+    def _walk(
+        self, run: _Run, enabled_steps: list[PipelineStep], scheduler: Any, kwargs: dict
+    ) -> None:
+        data: Any = run.input_data
+        data_type = run.chain.get_initial_input_type()
+        run.input_type = data_type
+        context: dict[str, Any] = {}
+        for number, step in enumerate(enabled_steps, start=1):
+            context["step_label"] = f"step{number}"
+            if step.step_type is StepType.PARALLEL_GROUP:
+                result = run_group(
+                    self, step, data, data_type, run.chain.config, context, scheduler, **kwargs
+                )
+            else:
+                result = self._execute_step(
+                    step=step,
+                    input_data=data,
+                    input_type=data_type,
+                    chain_config=run.chain.config,
+                    step_context=context,
+                    **kwargs,
+                )
+            record = run.record(number, step, data, result)
+            if not result.get("success"):
+                run.error = f"Step {number} failed: {result.get('error') or 'Unknown error'}"
+                return
+            if run.chain.save_intermediates:
+                self._download_intermediate(run, record)
+                self._save_intermediate_report(
+                    self._create_intermediate_report(run, number), run, number
+                )
+            data, data_type = _next_input(step, result, data, data_type)
+
+    def _finish(self, run: _Run, total_time: float) -> ChainResult:
+        run.total_time = total_time
+        report = self._create_execution_report(run)
+        self._save_execution_report(report, run)
+        self._cleanup_temp(run)
+        return ChainResult(
+            success=run.error is None,
+            steps_completed=run.successes,
+            total_steps=len(run.chain.get_enabled_steps()),
+            total_cost=run.total_cost,
+            total_time=total_time,
+            outputs=run.outputs,
+            error=run.error,
+            step_results=run.step_results,
+        )
+
+    # -- one step -------------------------------------------------------------------------
+
+    def _execute_step(
+        self,
+        step: PipelineStep,
+        input_data: Any,
+        input_type: str,
+        chain_config: dict[str, Any],
+        step_context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Execute one step and return its result dict. Never raises."""
+        context = step_context if step_context is not None else {}
+        started = time.perf_counter()
+        try:
+            if step.step_type is StepType.PARALLEL_GROUP:
+                with self._scheduler_provider.run_scope() as scheduler:
+                    return run_group(
+                        self, step, input_data, input_type, chain_config, context, scheduler,
+                        **kwargs,
+                    )
+            try:
+                generator = self.generators.get(step.step_type.value, step.model)
+            except KeyError:
+                return _failed(step, f"Unsupported step type: {step.step_type.value}")
+            request = GenerationRequest(
+                step_type=step.step_type.value,
+                model=step.model,
+                input_data=input_data,
+                input_type=input_type,
+                params=resolve_params(step, input_data, context),
+                output_dir=self._media_dir(chain_config, step),
+                label=context.get("step_label", "step"),
+                options=dict(kwargs),
+            )
+            result, attempts = self._call_with_retries(generator, request, step)
+            outcome = _result_dict(step, result, time.perf_counter() - started, attempts)
+            if result.success and step.step_type is StepType.PROMPT_GENERATION:
+                context["generated_prompt"] = result.extracted_prompt or result.output_text
+            if result.success and step.step_type is StepType.GENERATE_SUBTITLES:
+                context["subtitle_text"] = request.params.get("subtitle_text")
+            level = logging.INFO if result.success else logging.WARNING
+            logger.log(level, "[%s] %s/%s %s", request.label, step.step_type.value, step.model,
+                       "ok" if result.success else f"failed: {result.error}")
+            return outcome
+        except Exception as exc:
+            logger.debug("step raised", exc_info=True)
+            return _failed(step, f"Step execution failed: {exc}",
+                           processing_time=time.perf_counter() - started)
+
+    def _call_with_retries(
+        self, generator: Any, request: GenerationRequest, step: PipelineStep
+    ) -> tuple[GenerationResult, int]:
+        """Call up to 1 + retry_count times; every attempt's cost counts."""
+        timeout = step.params.get("timeout")
+        cost = 0.0
+        attempts = 0
+        result = GenerationResult(success=False, error="not run")
+        for attempts in range(1, max(0, int(step.retry_count)) + 2):
+            result = call_with_timeout(generator.generate, request, timeout)
+            cost += result.cost
+            if result.success:
+                break
+        result.cost = cost
+        return result, attempts
+
+    def _media_dir(self, chain_config: dict[str, Any], step: PipelineStep) -> Path:
+        root = self._output_root_from_config(chain_config)
+        sub = step.params.get("output_dir")
+        return root / sub if sub else root
+
+    def _output_root(self, chain: ContentCreationChain) -> Path:
+        return self._output_root_from_config(chain.config)
+
+    def _output_root_from_config(self, chain_config: dict[str, Any]) -> Path:
+        """The chain's output_dir; relative paths resolve against the file manager's base."""
+        configured = Path(chain_config.get("output_dir", "output"))
+        if configured.is_absolute():
+            return configured
+        base = Path(getattr(self.file_manager, "base_dir", None) or Path.cwd())
+        return base / configured
+
+    def _get_step_output_type(self, step_type: StepType) -> str:
+        out = step_types.output_type_of(step_type.value)
+        if out == step_types.PASSTHROUGH:
+            return step_types.input_type_of(step_type.value)
+        return step_types.ANY if out == step_types.GROUP else out
+
+    # -- intermediates, temp, reports -----------------------------------------------------
+
+    def _download_intermediate(self, run: _Run, record: dict[str, Any]) -> None:
+        """URL-only results are fetched into <output_dir>/intermediates/ (path updated)."""
+        if record.get("output_path") or not record.get("output_url"):
+            return
+        url = record["output_url"]
+        data = self.generators.fetch(url)
+        suffix = Path(url.split("?", 1)[0]).suffix or "." + url.split("://", 1)[-1].split("/")[0]
+        staging = run.temp_dir() / f"{record['step_name']}.download"
+        staging.write_bytes(data)
+        target = run.output_dir / "intermediates" / (
+            f"step{record['step_number']}_{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.replace(target)
+        run.outputs[record["step_name"]]["path"] = str(target)
+        record["output_path"] = str(target)
+
+    def _cleanup_temp(self, run: _Run) -> None:
+        if run.chain.cleanup_temp and run.created_temp:
+            shutil.rmtree(run.temp_root, ignore_errors=True)
+
+    def _create_execution_report(self, run: _Run) -> dict[str, Any]:
+        return reports.build_execution_report(
+            run.chain,
+            execution_id=run.execution_id,
+            timestamp=_now(),
+            input_data=run.input_data,
+            input_type=run.input_type,
+            step_results=run.step_results,
+            outputs=run.outputs,
+            total_cost=run.total_cost,
+            total_time=run.total_time,
+            success=run.error is None,
+            error=run.error,
+            total_steps=len(run.chain.get_enabled_steps()),
+        )
+
+    def _save_execution_report(self, report: dict[str, Any], run: _Run) -> Path | None:
+        """Write the report; a failure is recorded and logged, never swallowed silently."""
+        path = reports.execution_report_path(run.output_dir, run.chain.name, run.execution_id)
+        return self._write(path, report)
+
+    def _create_intermediate_report(self, run: _Run, number: int) -> dict[str, Any]:
+        return reports.build_intermediate_report(
+            run.chain,
+            intermediate_id=f"intermediate_{run.token}",
+            timestamp=_now(),
+            input_data=run.input_data,
+            input_type=run.input_type,
+            step_results=run.step_results,
+            outputs=run.outputs,
+            current_step=number,
+            total_steps=len(run.chain.get_enabled_steps()),
+        )
+
+    def _save_intermediate_report(
+        self, report: dict[str, Any], run: _Run, number: int
+    ) -> Path | None:
+        path = reports.intermediate_report_path(
+            run.output_dir, run.chain.name, number, f"intermediate_{run.token}"
+        )
+        return self._write(path, report)
+
+    def _write(self, path: Path, report: dict[str, Any]) -> Path | None:
+        try:
+            written = reports.write_report(path, report)
+        except PipelineError as exc:
+            self.last_report_error = str(exc)
+            logger.error("%s", exc)
+            return None
+        self.last_report_path = written
+        return written
+
+
+class _Run:
+    """Mutable state of one chain run, kept off the executor so runs never share it."""
+
+    def __init__(
+        self, chain: ContentCreationChain, input_data: Any, output_dir: Path, token: str
+    ) -> None:
+        self.chain = chain
+        self.input_data = input_data
+        self.input_type = chain.get_initial_input_type()
+        self.output_dir = output_dir
+        self.token = token
+        self.execution_id = f"exec_{token}"
+        self.step_results: list[dict[str, Any]] = []
+        self.outputs: dict[str, Any] = {}
+        self.total_cost = 0.0
+        self.total_time = 0.0
+        self.successes = 0
+        self.error: str | None = None
+        self.temp_root = output_dir / str(chain.temp_dir)
+        self.created_temp = False
+        self._lock = threading.Lock()
+
+    def temp_dir(self) -> Path:
+        with self._lock:
+            if not self.temp_root.exists():
+                self.temp_root.mkdir(parents=True, exist_ok=True)
+                self.created_temp = True
+        return self.temp_root
+
+    def record(
+        self, number: int, step: PipelineStep, input_data: Any, result: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = f"step_{number}_{step.step_type.value}"
+        record = {
+            **result,
+            "step_number": number,
+            "step_type": step.step_type.value,
+            "step_name": name,
+            "params": {k: v for k, v in step.params.items() if k not in CONTROL_PARAMS},
+            "input_data": input_data if isinstance(input_data, str | None) else str(input_data),
+        }
+        self.step_results.append(record)
+        self.total_cost += float(result.get("cost") or 0.0)
+        if result.get("success"):
+            self.successes += 1
+            self.outputs[name] = _output_entry(step, result)
+        return record
+
+
+def call_with_timeout(fn: Any, request: GenerationRequest, timeout: Any) -> GenerationResult:
+    """Run a generator call; with a timeout, a call still running then becomes a failure.
+
+    Defined in the core so a hung branch fails the same way under every scheduler. The
+    abandoned call keeps its daemon thread until it returns (Python cannot kill threads).
+    """
+    if not timeout:
+        return fn(request)
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = fn(request)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"aicp-{request.label}", daemon=True)
+    worker.start()
+    worker.join(float(timeout))
+    if worker.is_alive():
+        return GenerationResult(success=False, error=f"Timed out after {timeout} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def _result_dict(
+    step: PipelineStep, result: GenerationResult, elapsed: float, attempts: int
+) -> dict[str, Any]:
+    metadata = dict(result.metadata)
+    metadata.setdefault("model_time", result.model_time)
+    if attempts > 1:
+        metadata["attempts"] = attempts
+    outcome = {
+        "success": result.success,
+        "output_path": result.output_path,
+        "output_url": result.output_url,
+        "output_text": result.output_text,
+        "extracted_prompt": result.extracted_prompt,
+        "processing_time": elapsed,
+        "cost": result.cost,
+        "model": step.model,
+        "metadata": metadata,
+        "error": None if result.success else (result.error or "Unknown error"),
+    }
+    outcome.update(result.extra)
+    return outcome
+
+
+def _failed(step: PipelineStep, error: str, processing_time: float = 0.0) -> dict[str, Any]:
+    return {
+        **dict.fromkeys(RESULT_KEYS),
+        "success": False,
+        "processing_time": processing_time,
+        "cost": 0.0,
+        "model": step.model,
+        "metadata": {},
+        "error": error,
+    }
+
+
+def _output_entry(step: PipelineStep, result: dict[str, Any]) -> dict[str, Any]:
+    entry = {
+        "path": result.get("output_path"),
+        "url": result.get("output_url"),
+        "text": result.get("output_text"),
+        "model": result.get("model", step.model),
+        "metadata": result.get("metadata") or {},
+    }
+    if step.step_type is StepType.PROMPT_GENERATION:
+        entry["optimized_prompt"] = result.get("extracted_prompt")
+        entry["full_analysis"] = result.get("output_text")
+    if "subtitle_path" in result:
+        entry["subtitle_path"] = result["subtitle_path"]
+    if step.step_type is StepType.PARALLEL_GROUP:
+        entry["selected_branch"] = result.get("selected_branch")
+        entry["branches"] = [
+            {
+                "step_index": item["step_index"],
+                "step_type": item["step_type"],
+                "model": item["model"],
+                "success": bool(item["result"].get("success")),
+                "path": item["result"].get("output_path"),
+                "url": item["result"].get("output_url"),
+                "text": item["result"].get("output_text"),
+            }
+            for item in result.get("parallel_results", [])
+        ]
+    return entry
+
+
+def _next_input(
+    step: PipelineStep, result: dict[str, Any], data: Any, data_type: str
+) -> tuple[Any, str]:
+    """What the next step receives. A group passes on its selected branch's output."""
+    step_type = step.step_type.value
+    if step.step_type is StepType.PARALLEL_GROUP:
+        step_type = result.get("selected_step_type") or step_type
+    if step_type == "prompt_generation" or step_type == "parallel_group":
+        return data, data_type
+    if step_type == "image_understanding":
+        return result.get("output_text"), "text"
+    produced = result.get("output_path") or result.get("output_url")
+    return produced, step_types.next_type(step_type, data_type)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+

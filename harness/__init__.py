@@ -1,0 +1,1 @@
+"""Release gate: golden records, API snapshot, performance gate and the gate CLI."""
