@@ -204,7 +204,7 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Location, int]]:
                 f"{source}:{line}",
             ) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid YAML: {exc}", source) from None
+            raise ConfigError("invalid YAML: " + " ".join(str(exc).split()), source) from None
         except RecursionError:
             raise ConfigError("configuration is nested too deeply", source) from None
     finally:

@@ -319,9 +319,7 @@ class ChainExecutor:
     def _save_intermediate_report(
         self, report: dict[str, Any], run: _Run, number: int
     ) -> Path | None:
-        path = reports.intermediate_report_path(
-            run.output_dir, run.chain.name, number, f"intermediate_{run.token}"
-        )
+        path = reports.intermediate_report_path(run.output_dir, run.chain.name, number, run.token)
         return self._write(path, report)
 
     def _write(self, path: Path, report: dict[str, Any]) -> Path | None:
