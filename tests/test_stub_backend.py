@@ -448,7 +448,9 @@ def test_text_to_speech_output_file_sets_the_format_but_not_the_folder(
 
 
 @pytest.mark.parametrize("label", ["", "..", "a/b", "..\\x"])
-def test_labels_cannot_steer_writes(registry: GeneratorRegistry, tmp_path: Path, label: str) -> None:
+def test_labels_cannot_steer_writes(
+    registry: GeneratorRegistry, tmp_path: Path, label: str
+) -> None:
     request = make_request("text_to_image", "flux_dev", "x", tmp_path / "out", label=label)
     result = registry.get("text_to_image", "flux_dev").generate(request)
     assert not result.success

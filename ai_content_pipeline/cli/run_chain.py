@@ -1,0 +1,85 @@
+"""`run-chain` and `validate`: a pipeline file is checked with file:line messages first.
+
+Why load twice (here and in the manager): the loader keeps the key -> line map that turns each
+validation `Problem` into `FILE:LINE: message`, and nothing may be spent on an invalid file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config.loader import LoadedConfig, load_config_file
+from ..pipeline.chain import ContentCreationChain
+from ..pipeline.validation import find_problems
+from .inputs import resolve_input
+from .output import check_save_json_name, finish_run, money, seconds, show_estimate
+from .session import Session
+
+EXIT_USAGE = 2
+
+
+def load_checked(config_path: str) -> tuple[LoadedConfig, list[str]]:
+    """Load the file (ConfigError propagates) and format its problems as `FILE:LINE: message`."""
+    loaded = load_config_file(config_path)
+    lines = []
+    for problem in find_problems(loaded.data):
+        line = loaded.line_of(problem.location)
+        where = f"{config_path}:{line}" if line is not None else config_path
+        lines.append(f"{where}: {problem.message}")
+    return loaded, lines
+
+
+def cmd_validate(args: argparse.Namespace, session: Session) -> int:
+    """Exit 0 with a one-line summary, or one line per problem on stderr and exit 2."""
+    loaded, problems = load_checked(args.config)
+    if problems:
+        _print_problems(problems)
+        return EXIT_USAGE
+    chain = ContentCreationChain.from_config(loaded.data)
+    steps = len(chain.get_enabled_steps())
+    print(
+        f"{args.config}: valid ({steps} steps, est. {money(chain.estimate_cost())}, "
+        f"est. {seconds(chain.estimate_time())} model time)"
+    )
+    return 0
+
+
+def cmd_run_chain(args: argparse.Namespace, session: Session) -> int:
+    """Validate, pick the input, show the estimate, confirm on a terminal, run, report."""
+    check_save_json_name(args.save_json)
+    loaded, problems = load_checked(args.config)
+    if problems:
+        _print_problems(problems)
+        return EXIT_USAGE
+    manager = session.manager()
+    chain = manager.create_chain_from_config(args.config)
+    input_data = resolve_input(args, chain.get_initial_input_type(), loaded.data)
+    session.say(f"Chain: {chain.name}")
+    show_estimate(session, manager.estimate_chain_cost(chain), chain.estimate_time())
+    if not args.no_confirm and stdin_is_tty() and not confirm("Proceed? [y/N] "):
+        print("Cancelled; nothing was run.")
+        return 0
+    result = manager.execute_chain(chain, input_data)
+    return finish_run(session, result, args.save_json)
+
+
+def stdin_is_tty() -> bool:
+    """Only a person at a terminal is asked; pipes, CI and closed stdin never are (§8 #9)."""
+    try:
+        return bool(sys.stdin is not None and sys.stdin.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def confirm(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _print_problems(problems: list[str]) -> None:
+    for line in problems:
+        print(line, file=sys.stderr)
