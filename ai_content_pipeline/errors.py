@@ -1,4 +1,4 @@
-"""Typed errors. The CLI turns each into one line and an exit code; nothing else leaks a traceback."""
+"""Typed errors: the CLI turns each into one line and an exit code, never a traceback."""
 
 from __future__ import annotations
 

@@ -47,6 +47,11 @@ class ParallelExtension:
         """Run one group concurrently; same result as the core's sequential run."""
         with self.run_scope() as scheduler:
             return run_group(
-                self.base_executor, step, input_data, input_type, chain_config,
-                step_context if step_context is not None else {}, scheduler,
+                self.base_executor,
+                step,
+                input_data,
+                input_type,
+                chain_config,
+                step_context if step_context is not None else {},
+                scheduler,
             )

@@ -344,7 +344,7 @@ def test_jitter_changes_the_sleep_but_not_the_outputs(
     registry: GeneratorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr(stub.time, "sleep", sleeps.append)
+    monkeypatch.setattr(stub, "_pause", lambda request, seconds: sleeps.append(seconds) or False)
     monkeypatch.setenv(stub.TIME_SCALE_ENV, "1")
     generator = registry.get("text_to_image", "flux_dev")  # 15 s nominal
 

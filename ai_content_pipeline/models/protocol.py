@@ -8,6 +8,7 @@ generator instance) is what makes generators safe to share between threads.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -31,6 +32,8 @@ class GenerationRequest:
     """Stable file-name prefix: ``step3`` or ``step3_branch2``. Never time- or uuid-based."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Keyword arguments given to `ChainExecutor.execute`, forwarded unchanged."""
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+    """Set when the caller gave up (timeout): a generator should stop and write nothing."""
 
 
 @dataclass

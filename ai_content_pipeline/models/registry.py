@@ -15,7 +15,7 @@ Fetcher = Callable[[str], bytes]
 
 
 def _fetch_http(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s) only
+    with urllib.request.urlopen(url, timeout=60) as response:
         return response.read()
 
 

@@ -44,7 +44,6 @@ import hashlib
 import json
 import math
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -226,6 +225,11 @@ class _Controls:
         )
 
 
+def _pause(request: GenerationRequest, seconds: float) -> bool:
+    """Sleep through the simulated latency; True when the caller cancelled meanwhile."""
+    return request.cancelled.wait(seconds)
+
+
 class _StubError(Exception):
     """A model failure found while producing output: becomes a failed result, never escapes."""
 
@@ -258,8 +262,10 @@ class _StubGenerator:
         except ValueError as exc:
             return failed(str(exc))
         pause = simulated_sleep(timing, model_time, request.label, seed) + controls.delay
-        if pause > 0:
-            time.sleep(pause)
+        if pause > 0 and _pause(request, pause):
+            return failed("cancelled: the caller stopped waiting")
+        if request.cancelled.is_set():
+            return failed("cancelled: the caller stopped waiting")
         if controls.raise_ is not None:
             raise RuntimeError(controls.raise_)
         if controls.fail is not None:

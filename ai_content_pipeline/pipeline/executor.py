@@ -189,7 +189,13 @@ class ChainExecutor:
             if step.step_type is StepType.PARALLEL_GROUP:
                 with self._scheduler_provider.run_scope() as scheduler:
                     return run_group(
-                        self, step, input_data, input_type, chain_config, context, scheduler,
+                        self,
+                        step,
+                        input_data,
+                        input_type,
+                        chain_config,
+                        context,
+                        scheduler,
                         **kwargs,
                     )
             try:
@@ -213,13 +219,20 @@ class ChainExecutor:
             if result.success and step.step_type is StepType.GENERATE_SUBTITLES:
                 context["subtitle_text"] = request.params.get("subtitle_text")
             level = logging.INFO if result.success else logging.WARNING
-            logger.log(level, "[%s] %s/%s %s", request.label, step.step_type.value, step.model,
-                       "ok" if result.success else f"failed: {result.error}")
+            logger.log(
+                level,
+                "[%s] %s/%s %s",
+                request.label,
+                step.step_type.value,
+                step.model,
+                "ok" if result.success else f"failed: {result.error}",
+            )
             return outcome
         except Exception as exc:
             logger.debug("step raised", exc_info=True)
-            return _failed(step, f"Step execution failed: {exc}",
-                           processing_time=time.perf_counter() - started)
+            return _failed(
+                step, f"Step execution failed: {exc}", processing_time=time.perf_counter() - started
+            )
 
     def _call_with_retries(
         self, generator: Any, request: GenerationRequest, step: PipelineStep
@@ -228,11 +241,11 @@ class ChainExecutor:
         timeout = step.params.get("timeout")
         cost = 0.0
         attempts = 0
-        result = GenerationResult(success=False, error="not run")
-        for attempts in range(1, max(0, int(step.retry_count)) + 2):
+        while True:
+            attempts += 1
             result = call_with_timeout(generator.generate, request, timeout)
             cost += result.cost
-            if result.success:
+            if result.success or attempts > max(0, int(step.retry_count)):
                 break
         result.cost = cost
         return result, attempts
@@ -270,8 +283,10 @@ class ChainExecutor:
         suffix = Path(url.split("?", 1)[0]).suffix or "." + url.split("://", 1)[-1].split("/")[0]
         staging = run.temp_dir() / f"{record['step_name']}.download"
         staging.write_bytes(data)
-        target = run.output_dir / "intermediates" / (
-            f"step{record['step_number']}_{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
+        target = (
+            run.output_dir
+            / "intermediates"
+            / (f"step{record['step_number']}_{hashlib.sha256(data).hexdigest()[:12]}{suffix}")
         )
         target.parent.mkdir(parents=True, exist_ok=True)
         staging.replace(target)
@@ -402,6 +417,7 @@ def call_with_timeout(fn: Any, request: GenerationRequest, timeout: Any) -> Gene
     worker.start()
     worker.join(float(timeout))
     if worker.is_alive():
+        request.cancelled.set()  # the abandoned call must not write files after we moved on
         return GenerationResult(success=False, error=f"Timed out after {timeout} s")
     if "error" in outcome:
         raise outcome["error"]
@@ -490,4 +506,3 @@ def _next_input(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-

@@ -122,8 +122,9 @@ def run_group(
                 index=index,
                 step=branch,
                 label=context["step_label"],
-                run=_branch_runner(executor, branch, input_data, input_type, chain_config,
-                                   context, kwargs),
+                run=_branch_runner(
+                    executor, branch, input_data, input_type, chain_config, context, kwargs
+                ),
             )
         )
     started = time.perf_counter()

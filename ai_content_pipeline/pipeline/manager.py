@@ -133,9 +133,7 @@ class AIPipelineManager:
         image = (
             self.text_to_image.recommend_model("speed") if image_model == "auto" else image_model
         )
-        video = (
-            SUPPORTED_MODELS["image_to_video"][0] if video_model == "auto" else video_model
-        )
+        video = SUPPORTED_MODELS["image_to_video"][0] if video_model == "auto" else video_model
         config: dict[str, Any] = {}
         if output_dir:
             config["output_dir"] = output_dir

@@ -21,9 +21,7 @@ DEFAULTS: dict[StepType, dict[str, Any]] = {
 }
 
 
-def resolve_params(
-    step: PipelineStep, input_data: Any, context: dict[str, Any]
-) -> dict[str, Any]:
+def resolve_params(step: PipelineStep, input_data: Any, context: dict[str, Any]) -> dict[str, Any]:
     """Defaults, then the step's params, then what earlier steps put in the context."""
     params = {**DEFAULTS.get(step.step_type, {})}
     params.update({k: v for k, v in step.params.items() if k not in CONTROL_PARAMS})

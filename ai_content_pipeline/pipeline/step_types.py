@@ -37,7 +37,7 @@ def output_type_of(step_type: str) -> str:
 
 
 def accepts(expected: str, available: str) -> bool:
-    return expected == ANY or available == ANY or expected == available
+    return ANY in (expected, available) or expected == available
 
 
 def next_type(step_type: str, available: str, group_output: str | None = None) -> str:

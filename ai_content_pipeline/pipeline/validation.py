@@ -221,12 +221,12 @@ class _Checker:
                     f"{named} field 'params.duration' must be one of "
                     f"{', '.join(allowed)} seconds, got '{duration}'",
                 )
-        if step_type == "generate_subtitles" and "format" in params:
-            if params["format"] not in ("srt", "vtt"):
-                self.add(
-                    (*location, "format"),
-                    f"{named} field 'params.format' must be 'srt' or 'vtt', got '{params['format']}'",
-                )
+        subtitle_format = params.get("format", "srt")
+        if step_type == "generate_subtitles" and subtitle_format not in ("srt", "vtt"):
+            self.add(
+                (*location, "format"),
+                f"{named} field 'params.format' must be 'srt' or 'vtt', got '{subtitle_format}'",
+            )
 
     def _check_group(
         self, raw: Mapping[str, Any], location: Location, label: str, available: str

@@ -1,0 +1,692 @@
+"""Wall-clock performance checks for the release gate, measured so that noise cannot decide them.
+
+Why this shape:
+
+* A and B runs are *interleaved* (AB, BA, AB, ...) and compared pair by pair, so drift of the
+  machine (CPU frequency, another process, cache state) hits both sides alike and the order
+  inside a pair cannot favour one side.
+* Every threshold that compares two noisy figures widens with the measured noise
+  (``1 + max(5 %, 3 x noise)``), and a failing check is measured once more, afresh, before it
+  is declared failed: a single unlucky pair must not fail a release.
+* The stub backend's simulated latency makes "ideal" speedups computable from the timing model
+  (sequential model seconds / critical-path model seconds), so a group check compares against
+  what the pipeline *could* gain, not a magic number.
+* The gate runs serially: two gates (or an xdist worker next to it) on a 2-core machine would
+  measure each other. Under pytest-xdist it refuses to run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import shutil
+import statistics
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ai_content_pipeline.config.constants import estimated_seconds
+from ai_content_pipeline.config.features import PARALLEL_ENV_VAR
+from ai_content_pipeline.config.loader import load_config_file
+from ai_content_pipeline.models.stub import JITTER_SEED_ENV, TIME_SCALE_ENV
+from ai_content_pipeline.pipeline.chain import (
+    ChainResult,
+    ContentCreationChain,
+    PipelineStep,
+    StepType,
+    branch_steps,
+)
+from ai_content_pipeline.pipeline.groups import DEFAULT_MAX_WORKERS
+from ai_content_pipeline.pipeline.manager import AIPipelineManager
+
+__all__ = [
+    "ABResult",
+    "CheckKind",
+    "PerfCheck",
+    "PerfGateError",
+    "PerfReport",
+    "PerfThresholds",
+    "PipelineRunner",
+    "chain_model_seconds",
+    "ideal_speedup",
+    "measure_ab",
+    "pipeline_runner",
+    "resolve_pipeline_input",
+    "run_perf_gate",
+]
+
+XDIST_WORKER_ENV = "PYTEST_XDIST_WORKER"
+NOISE_FLOOR = 0.01
+MAD_TO_SIGMA = 1.4826  # MAD x this estimates a normal distribution's standard deviation
+
+Clock = Callable[[], float]
+CheckKind = Literal["on_vs_off", "speedup", "overhead"]
+RunnerFactory = Callable[[Path, bool, float], Callable[[], None]]
+
+
+class PerfGateError(RuntimeError):
+    """The perf gate cannot run here (e.g. under pytest-xdist) or cannot run a pipeline."""
+
+
+# -- interleaved A/B measurement --------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> float:
+    if a > 0:
+        return b / a
+    return 1.0 if b == 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class ABResult:
+    """Timings of interleaved A/B pairs and robust statistics over them.
+
+    ``ratios[i] = b_times[i] / a_times[i]``: > 1 means B was slower in that pair. ``noise`` is
+    the median absolute deviation of the ratios scaled to a standard deviation (x 1.4826), at
+    least `NOISE_FLOOR`, so a perfectly quiet measurement still tolerates a little jitter.
+    """
+
+    a_times: tuple[float, ...]
+    b_times: tuple[float, ...]
+    ratios: tuple[float, ...] = field(init=False)
+    median_ratio: float = field(init=False)
+    median_a: float = field(init=False)
+    median_b: float = field(init=False)
+    noise: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if len(self.a_times) != len(self.b_times) or not self.a_times:
+            raise ValueError("an A/B result needs the same, non-zero number of A and B times")
+        ratios = tuple(_ratio(a, b) for a, b in zip(self.a_times, self.b_times, strict=True))
+        median_ratio = statistics.median(ratios)
+        mad = statistics.median(abs(r - median_ratio) for r in ratios)
+        noise = MAD_TO_SIGMA * mad
+        set_ = object.__setattr__  # frozen: derived fields are filled in once, here
+        set_(self, "a_times", tuple(self.a_times))
+        set_(self, "b_times", tuple(self.b_times))
+        set_(self, "ratios", ratios)
+        set_(self, "median_ratio", median_ratio)
+        set_(self, "median_a", statistics.median(self.a_times))
+        set_(self, "median_b", statistics.median(self.b_times))
+        set_(self, "noise", max(NOISE_FLOOR, noise) if not math.isnan(noise) else math.inf)
+
+    @property
+    def pairs(self) -> int:
+        return len(self.a_times)
+
+    @property
+    def speedup(self) -> float:
+        """median(A) / median(B): how much faster B is than A (A = baseline)."""
+        return _ratio(self.median_b, self.median_a)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json_ready(asdict(self))
+
+
+def measure_ab(
+    run_a: Callable[[], None],
+    run_b: Callable[[], None],
+    pairs: int,
+    warmup: int = 1,
+    *,
+    clock: Clock = time.perf_counter,
+) -> ABResult:
+    """Time `pairs` interleaved A/B pairs after `warmup` untimed ones.
+
+    Pair ``i`` runs A first when ``i`` is even and B first when it is odd (AB, BA, AB, ...), so
+    neither side systematically profits from warm caches left by the other. `clock` is
+    injectable so the maths can be tested without real time.
+    """
+    if pairs < 1:
+        raise ValueError(f"pairs must be >= 1, got {pairs}")
+    for _ in range(max(0, warmup)):
+        run_a()
+        run_b()
+    a_times: list[float] = []
+    b_times: list[float] = []
+
+    def timed(run: Callable[[], None]) -> float:
+        started = clock()
+        run()
+        return clock() - started
+
+    for index in range(pairs):
+        if index % 2 == 0:
+            a_times.append(timed(run_a))
+            b_times.append(timed(run_b))
+        else:
+            b_times.append(timed(run_b))
+            a_times.append(timed(run_a))
+    return ABResult(tuple(a_times), tuple(b_times))
+
+
+# -- running one pipeline file in a given flag state -------------------------------------------
+
+
+@contextmanager
+def patched_env(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (str) or unset (None) environment variables, restoring every one on exit."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_INPUT_KEYS = {"text": "prompt", "any": "prompt", "image": "input_image", "video": "input_video"}
+
+
+def resolve_pipeline_input(
+    chain: ContentCreationChain, config: Mapping[str, Any], yaml_path: Path
+) -> str:
+    """The run's input, taken from the file as the CLI does.
+
+    text/any -> ``prompt``, image -> ``input_image``, video -> ``input_video``. A relative media
+    path is tried against the current directory, then against the YAML folder's parent (the
+    corpus's paths are relative to the repository root, the parent of ``input/``).
+    """
+    input_type = chain.get_initial_input_type()
+    key = _INPUT_KEYS.get(input_type)
+    if key is None:
+        raise PerfGateError(f"{yaml_path}: unknown input type {input_type!r}")
+    value = config.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise PerfGateError(f"{yaml_path}: no '{key}' to use as the {input_type} input")
+    if key == "prompt" or "://" in value:
+        return value
+    path = Path(value)
+    if path.is_absolute():
+        return value
+    for base in (Path.cwd(), yaml_path.resolve().parent.parent):
+        candidate = base / path
+        if candidate.is_file():
+            return str(candidate)
+    raise PerfGateError(
+        f"{yaml_path}: input {input_type} {value!r} not found relative to the current directory "
+        f"or to {yaml_path.resolve().parent.parent}"
+    )
+
+
+def _stub_env(time_scale: float) -> dict[str, str | None]:
+    return {TIME_SCALE_ENV: repr(float(time_scale)), JITTER_SEED_ENV: None}
+
+
+class PipelineRunner:
+    """One pipeline file, one flag state, ready to be run repeatedly and timed.
+
+    Everything expensive or flag-dependent happens once in ``__init__`` (the executor reads
+    ``PIPELINE_PARALLEL_ENABLED`` when it is constructed, so construction happens inside the
+    patched environment); each call then only runs the chain. Calls write into a fresh
+    ``runs/NNNNN`` folder so every run does the same file work. The stub reads its time scale
+    at call time, so a call sets ``AICP_STUB_TIME_SCALE`` (and unsets the jitter seed) around
+    the run and restores them: microseconds, the same on both sides of an A/B comparison.
+    The environment is never left changed.
+    """
+
+    def __init__(
+        self,
+        yaml_path: Path,
+        parallel_on: bool,
+        time_scale: float,
+        workdir: Path | None = None,
+    ) -> None:
+        self.yaml_path = Path(yaml_path)
+        self.parallel_on = parallel_on
+        self.time_scale = float(time_scale)
+        self._owns_workdir = workdir is None
+        self.workdir = Path(tempfile.mkdtemp(prefix="aicp-perf-")) if workdir is None else workdir
+        self._finalizer = weakref.finalize(
+            self, _remove_tree, self.workdir if self._owns_workdir else None
+        )
+        loaded = load_config_file(self.yaml_path)
+        self.config: dict[str, Any] = dict(loaded.data)
+        self._stub_env = _stub_env(self.time_scale)
+        with patched_env({PARALLEL_ENV_VAR: "true" if parallel_on else "false", **self._stub_env}):
+            self.manager = AIPipelineManager(base_dir=str(self.workdir))
+            self.chain = self.manager.create_chain_from_config(str(self.yaml_path))
+        self.input_data = resolve_pipeline_input(self.chain, self.config, self.yaml_path)
+        self.name = self.chain.name
+        self.runs = 0
+        self.last_result: ChainResult | None = None
+
+    @property
+    def scheduler_name(self) -> str:
+        return self.manager.executor.scheduler_name
+
+    def __call__(self) -> None:
+        self.runs += 1
+        self.chain.config["output_dir"] = str(self.workdir / "runs" / f"{self.runs:05d}")
+        with patched_env(self._stub_env):
+            self.last_result = self.manager.execute_chain(self.chain, self.input_data)
+
+    def close(self) -> None:
+        """Delete the working directory (if this runner made it)."""
+        self._finalizer()
+
+    def __enter__(self) -> PipelineRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _remove_tree(path: Path | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def pipeline_runner(yaml_path: Path, parallel_on: bool, time_scale: float) -> PipelineRunner:
+    """A callable that runs `yaml_path` in-process, flag on or off, at `time_scale`.
+
+    The manager, executor and chain are built once (inside the patched environment); each
+    call runs ``manager.execute_chain`` into a fresh output folder. Close it (or use it as a
+    context manager) to delete its temporary directory; garbage collection does so too.
+    """
+    return PipelineRunner(Path(yaml_path), parallel_on, time_scale)
+
+
+# -- the deterministic timing model --------------------------------------------------------------
+
+
+def _makespan(latencies: Sequence[float], workers: int) -> float:
+    """Greedy list scheduling in declaration order: each task starts on the first free worker.
+
+    This is exactly what `parallel.ThreadPoolScheduler` does (submit the next branch whenever
+    one finishes), so it is the best the scheduler can do with zero overhead.
+    """
+    if not latencies:
+        return 0.0
+    free_at = [0.0] * max(1, min(int(workers), len(latencies)))
+    for latency in latencies:
+        start = heapq.heappop(free_at)
+        heapq.heappush(free_at, start + float(latency))
+    return max(free_at)
+
+
+def makespan(latencies: Sequence[float], workers: int) -> float:
+    """`harness.timing.makespan` when that module exists, else this module's own."""
+    try:
+        from harness.timing import makespan as shared
+    except ImportError:
+        return _makespan(latencies, workers)
+    return float(shared(list(latencies), workers))
+
+
+def _call_seconds(step: PipelineStep) -> float:
+    # Subtitles are local work, not a model call: the stub does not sleep for them.
+    if step.step_type is StepType.GENERATE_SUBTITLES:
+        return 0.0
+    return estimated_seconds(step.step_type.value, step.model)
+
+
+def _attempts(result: Mapping[str, Any] | None) -> int:
+    if result is None:
+        return 1
+    metadata = result.get("metadata") or {}
+    attempts = metadata.get("attempts", 1) if isinstance(metadata, Mapping) else 1
+    return attempts if isinstance(attempts, int) and attempts >= 1 else 1
+
+
+def chain_model_seconds(
+    chain: ContentCreationChain,
+    step_results: Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[float, float]:
+    """``(sequential, critical_path)`` model seconds of one run of `chain`.
+
+    Sequential: every call's estimate, once per attempt, groups counting every branch. Critical
+    path: the same, but a group counts its greedy makespan over ``max_workers``. With
+    `step_results` (from a real run) only the steps that ran count, and attempts come from the
+    results' ``metadata.attempts``; without them every enabled step counts once.
+    """
+    steps = chain.get_enabled_steps()
+    if step_results is not None:
+        steps = steps[: len(step_results)]
+    sequential = 0.0
+    critical = 0.0
+    for index, step in enumerate(steps):
+        record = step_results[index] if step_results is not None else None
+        if step.step_type is StepType.PARALLEL_GROUP:
+            branches = branch_steps(step)
+            branch_records = list((record or {}).get("parallel_results") or [])
+            latencies = []
+            for number, branch in enumerate(branches):
+                branch_result = (
+                    branch_records[number].get("result") if number < len(branch_records) else None
+                )
+                latencies.append(_call_seconds(branch) * _attempts(branch_result))
+            workers = int(step.params.get("max_workers", DEFAULT_MAX_WORKERS))
+            sequential += sum(latencies)
+            critical += makespan(latencies, workers)
+        else:
+            seconds = _call_seconds(step) * _attempts(record)
+            sequential += seconds
+            critical += seconds
+    return sequential, critical
+
+
+def ideal_speedup(
+    chain: ContentCreationChain, step_results: Sequence[Mapping[str, Any]] | None = None
+) -> float:
+    """Sequential / critical-path model seconds: the speedup a perfect scheduler would reach."""
+    sequential, critical = chain_model_seconds(chain, step_results)
+    return sequential / critical if critical > 0 else 1.0
+
+
+def has_group(chain: ContentCreationChain) -> bool:
+    return any(s.step_type is StepType.PARALLEL_GROUP for s in chain.get_enabled_steps())
+
+
+# -- thresholds, checks, report --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerfThresholds:
+    """What the perf gate accepts.
+
+    * on_vs_off: a YAML fails when its median per-pair ratio ``on / off`` exceeds
+      ``1 + max(min_margin, noise_multiplier x noise)``, i.e. 1 + max(5 %, 3 x noise): the flag
+      must never make a pipeline slower beyond what the measurement can resolve.
+    * speedup: a YAML with a parallel_group fails when ``median(off) / median(on)`` is below
+      ``speedup_fraction`` (0.9) x the ideal speedup of the timing model.
+    * overhead: at time scale 0 (no simulated latency) the whole corpus run with the flag on
+      may take at most ``overhead_max_ratio`` (1.25) x the flag-off time: thread pools cost
+      something, but not a quarter of the executor's own work.
+    """
+
+    min_margin: float = 0.05
+    noise_multiplier: float = 3.0
+    speedup_fraction: float = 0.9
+    overhead_max_ratio: float = 1.25
+
+    def on_vs_off_max_ratio(self, noise: float) -> float:
+        return 1.0 + max(self.min_margin, self.noise_multiplier * noise)
+
+    def min_speedup(self, ideal: float) -> float:
+        return self.speedup_fraction * ideal
+
+
+@dataclass
+class PerfCheck:
+    """One verdict. `attempts` holds every measurement made for it (one, or two on a retry)."""
+
+    name: str
+    kind: CheckKind
+    passed: bool
+    measured: float
+    threshold: float
+    detail: str
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json_ready(asdict(self))
+
+
+@dataclass
+class PerfReport:
+    """All checks of one gate run, plus what it was run with and how long it took."""
+
+    checks: list[PerfCheck]
+    total_seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failures(self) -> list[PerfCheck]:
+        return [check for check in self.checks if not check.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json_ready(
+            {
+                "passed": self.passed,
+                "total_seconds": self.total_seconds,
+                "settings": self.settings,
+                "checks": [check.to_dict() for check in self.checks],
+            }
+        )
+
+    def summary(self) -> str:
+        """One line per check, for a terminal."""
+        lines = []
+        for check in self.checks:
+            mark = "ok  " if check.passed else "FAIL"
+            lines.append(f"{mark} {check.kind:<9} {check.name}: {check.detail}")
+        verdict = "passed" if self.passed else f"FAILED ({len(self.failures)} checks)"
+        lines.append(f"perf gate {verdict} in {self.total_seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def _json_ready(value: Any) -> Any:
+    """Tuples to lists and non-finite floats to strings, so `json.dumps` always works."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _attempt_record(ab: ABResult, measured: float, threshold: float, passed: bool) -> dict:
+    return {
+        "measured": measured,
+        "threshold": threshold,
+        "passed": passed,
+        "median_off_s": ab.median_a,
+        "median_on_s": ab.median_b,
+        "ratios_on_off": list(ab.ratios),
+        "noise": ab.noise,
+    }
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    passed: bool
+    measured: float
+    threshold: float
+    text: str
+
+
+def _on_vs_off(ab: ABResult, thresholds: PerfThresholds) -> _Verdict:
+    limit = thresholds.on_vs_off_max_ratio(ab.noise)
+    passed = ab.median_ratio <= limit
+    text = (
+        f"on/off {ab.median_ratio:.3f} (limit {limit:.3f}, noise {ab.noise:.3f}; "
+        f"off {ab.median_a * 1000:.1f} ms, on {ab.median_b * 1000:.1f} ms, {ab.pairs} pairs)"
+    )
+    return _Verdict(passed, ab.median_ratio, limit, text)
+
+
+def _speedup(ab: ABResult, ideal: float, thresholds: PerfThresholds) -> _Verdict:
+    floor = thresholds.min_speedup(ideal)
+    measured = ab.speedup
+    passed = measured >= floor
+    text = (
+        f"speedup {measured:.2f}x (needs >= {floor:.2f}x = {thresholds.speedup_fraction:g} x "
+        f"ideal {ideal:.2f}x; off {ab.median_a * 1000:.1f} ms, on {ab.median_b * 1000:.1f} ms)"
+    )
+    return _Verdict(passed, measured, floor, text)
+
+
+def _overhead(ab: ABResult, thresholds: PerfThresholds) -> _Verdict:
+    limit = thresholds.overhead_max_ratio
+    passed = ab.median_ratio <= limit
+    text = (
+        f"corpus at scale 0: on/off {ab.median_ratio:.3f} (limit {limit:.2f}; "
+        f"off {ab.median_a * 1000:.1f} ms, on {ab.median_b * 1000:.1f} ms, {ab.pairs} pairs)"
+    )
+    return _Verdict(passed, ab.median_ratio, limit, text)
+
+
+def _settle(
+    name: str,
+    kind: CheckKind,
+    first: _Verdict,
+    first_ab: ABResult,
+    retry: Callable[[], tuple[_Verdict, ABResult]],
+) -> PerfCheck:
+    """A passing first attempt stands; a failing one is measured once more, which decides."""
+    attempts = [_attempt_record(first_ab, first.measured, first.threshold, first.passed)]
+    if first.passed:
+        return PerfCheck(name, kind, True, first.measured, first.threshold, first.text, attempts)
+    second, second_ab = retry()
+    attempts.append(_attempt_record(second_ab, second.measured, second.threshold, second.passed))
+    outcome = "passed on re-measure" if second.passed else "failed twice"
+    detail = f"{outcome}: attempt 1: {first.text}; attempt 2: {second.text}"
+    return PerfCheck(name, kind, second.passed, second.measured, second.threshold, detail, attempts)
+
+
+def refuse_under_xdist() -> None:
+    """Raise `PerfGateError` inside a pytest-xdist worker: parallel workers skew wall clocks."""
+    worker = os.environ.get(XDIST_WORKER_ENV)
+    if worker:
+        raise PerfGateError(
+            f"the performance gate must run serially, but this is pytest-xdist worker "
+            f"{worker!r} ({XDIST_WORKER_ENV} is set); run it with `-p no:xdist` (or `-n 0`) "
+            "or from the gate CLI"
+        )
+
+
+def run_perf_gate(
+    yaml_paths: list[Path],
+    *,
+    time_scale: float = 0.001,
+    pairs: int = 3,
+    overhead_pairs: int = 7,
+    warmup: int = 1,
+    thresholds: PerfThresholds | None = None,
+    progress: Callable[[str], None] | None = None,
+    runner_factory: RunnerFactory = pipeline_runner,
+    clock: Clock = time.perf_counter,
+) -> PerfReport:
+    """Run every perf check over `yaml_paths`; see `PerfThresholds` for what passes.
+
+    Per YAML: `pairs` interleaved off/on pairs at `time_scale` give the ``on_vs_off`` check
+    and, when the file has a parallel_group, the ``speedup`` check (same measurement). Then one
+    corpus-wide ``overhead`` check at scale 0 over `overhead_pairs` pairs. `runner_factory`
+    and `clock` exist for tests. Refuses to run under pytest-xdist.
+    """
+    refuse_under_xdist()
+    limits = thresholds or PerfThresholds()
+    say = progress or (lambda _message: None)
+    started = clock()
+    checks: list[PerfCheck] = []
+    with ExitStack() as stack:
+
+        def make(path: Path, on: bool, scale: float) -> Callable[[], None]:
+            runner = runner_factory(path, on, scale)
+            if hasattr(runner, "close"):
+                stack.callback(runner.close)
+            return runner
+
+        for path in map(Path, yaml_paths):
+            off = make(path, False, time_scale)
+            on = make(path, True, time_scale)
+
+            def measure(off: Callable[[], None] = off, on: Callable[[], None] = on) -> ABResult:
+                return measure_ab(off, on, pairs, warmup, clock=clock)
+
+            first = measure()
+            name = path.stem
+            checks.append(
+                _settle(
+                    name, "on_vs_off", _on_vs_off(first, limits), first,
+                    lambda measure=measure: _with_ab(measure(), lambda ab: _on_vs_off(ab, limits)),
+                )
+            )
+            say(f"{name}: {checks[-1].detail}")
+            chain = _chain_of(path, off)
+            if chain is not None and has_group(chain):
+                ideal = ideal_speedup(chain, _step_results_of(off))
+                checks.append(
+                    _settle(
+                        name, "speedup", _speedup(first, ideal, limits), first,
+                        lambda measure=measure, ideal=ideal: _with_ab(
+                            measure(), lambda ab: _speedup(ab, ideal, limits)
+                        ),
+                    )
+                )
+                say(f"{name}: {checks[-1].detail}")
+
+        offs = [make(path, False, 0.0) for path in map(Path, yaml_paths)]
+        ons = [make(path, True, 0.0) for path in map(Path, yaml_paths)]
+
+        def corpus(runners: list[Callable[[], None]]) -> Callable[[], None]:
+            def run() -> None:
+                for runner in runners:
+                    runner()
+
+            return run
+
+        def measure_overhead() -> ABResult:
+            return measure_ab(corpus(offs), corpus(ons), overhead_pairs, warmup, clock=clock)
+
+        if yaml_paths:
+            first = measure_overhead()
+            checks.append(
+                _settle(
+                    "corpus", "overhead", _overhead(first, limits), first,
+                    lambda: _with_ab(measure_overhead(), lambda ab: _overhead(ab, limits)),
+                )
+            )
+            say(f"corpus: {checks[-1].detail}")
+    settings = {
+        "time_scale": time_scale,
+        "pairs": pairs,
+        "overhead_pairs": overhead_pairs,
+        "warmup": warmup,
+        "thresholds": asdict(limits),
+        "yaml_count": len(yaml_paths),
+    }
+    return PerfReport(checks, clock() - started, settings)
+
+
+def _with_ab(ab: ABResult, judge: Callable[[ABResult], _Verdict]) -> tuple[_Verdict, ABResult]:
+    return judge(ab), ab
+
+
+def _chain_of(path: Path, runner: object) -> ContentCreationChain | None:
+    chain = getattr(runner, "chain", None)
+    if isinstance(chain, ContentCreationChain):
+        return chain
+    try:
+        return ContentCreationChain.from_config(load_config_file(path).data)
+    except Exception:  # a file the runner could run but we cannot model: no speedup check
+        return None
+
+
+def _step_results_of(runner: object) -> list[dict[str, Any]] | None:
+    result = getattr(runner, "last_result", None)
+    steps = getattr(result, "step_results", None)
+    return list(steps) if steps is not None else None
+
+
+def main() -> int:  # pragma: no cover - convenience for `python -m harness.perf`
+    """Run the gate over ``input/*.yaml`` and print the summary (exit 1 on failure)."""
+    import sys
+
+    paths = [Path(p) for p in sys.argv[1:]] or sorted(Path("input").glob("*.yaml"))
+    report = run_perf_gate(paths, progress=lambda line: print(line, file=sys.stderr))
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,380 @@
+"""Recording: run pipelines on the stub backend and turn each run into a golden record.
+
+A record is everything a run produced, made comparable: the chain as loaded, the `ChainResult`,
+its step results and outputs, the execution report and intermediate reports read back from disk,
+the sha256 of every produced file, and the deterministic timing model — all passed through the one
+redaction list (`harness.redact`). It holds nothing about the flag state, so the records of one
+YAML in ``absent``, ``off`` and ``on`` must be *equal*; that equality is what the gate checks.
+
+Each run happens in a fresh temporary working directory (``base_dir``), with its input asset
+copied in, so runs never see each other's files and absolute paths redact to ``<workdir>``.
+
+`record_pipeline` and `record_corpus` record in the CURRENT process state (enter one with
+`harness.states.activate`); `record_states` records several states, in subprocesses
+(`harness.worker`) or one after another in this process.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ai_content_pipeline.models.stub import JITTER_SEED_ENV, TIME_SCALE_ENV
+from ai_content_pipeline.pipeline.manager import AIPipelineManager
+from ai_content_pipeline.pipeline.reports import REPORTS_DIRNAME
+
+from .redact import redact
+from .states import STATES, activate, check_state, describe_state
+from .timing import timing_model
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+YAML_SUFFIXES = (".yaml", ".yml")
+
+# The CLI's rule (`aicp run-chain`): which config key holds the input for each input type.
+INPUT_KEYS = {"text": "prompt", "any": "prompt", "image": "input_image", "video": "input_video"}
+MEDIA_TYPES = ("image", "video")
+
+_EXECUTION_REPORT = re.compile(r".+_report\.json")
+_INTERMEDIATE_REPORT = re.compile(r".+_intermediate_.+\.json")
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    """Stub latency for a recording: 60 s of model time sleeps 60 ms; jitter on by default."""
+
+    time_scale: float = 0.001
+    jitter_seed: int | None = 1
+
+
+@dataclass(frozen=True)
+class StateRecords:
+    """One state's outcome: stem -> record, and stem -> one-line error for runs that raised."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+# --- which pipelines ---------------------------------------------------------------------------
+
+
+def _term_matcher(term: str) -> Callable[[str], bool]:
+    negated = re.fullmatch(r"not\s+(.+)", term, flags=re.IGNORECASE)
+    word = (negated.group(1) if negated else term).strip().lower()
+    if not word or re.fullmatch(r"(not|and|or)", word):
+        raise ValueError(f"empty or dangling term in the pattern: {term!r}")
+    if negated:
+        return lambda stem: word not in stem
+    return lambda stem: word in stem
+
+
+def _pattern_matcher(pattern: str) -> Callable[[str], bool]:
+    """``a or b and not c`` = a OR (b AND NOT c); no parentheses, words match case-insensitively."""
+    alternatives = []
+    for alternative in re.split(r"\s+or\s+", pattern.strip(), flags=re.IGNORECASE):
+        terms = [_term_matcher(t) for t in re.split(r"\s+and\s+", alternative.strip(), flags=re.I)]
+        alternatives.append(terms)
+    return lambda stem: any(all(t(stem.lower()) for t in terms) for terms in alternatives)
+
+
+def discover(input_dir: Path, pattern: str | None = None) -> list[Path]:
+    """The ``*.yaml``/``*.yml`` files directly in `input_dir`, sorted by name.
+
+    `pattern` selects by file stem, pytest ``-k`` style but minimal: words are case-insensitive
+    substrings, combined with ``not`` (binds tightest), ``and``, then ``or``; no parentheses.
+    E.g. ``"group or fan"``, ``"group and not fails"``. Two files with one stem are an error
+    (records are keyed by stem).
+    """
+    folder = Path(input_dir)
+    if not folder.is_dir():
+        raise ValueError(f"input folder not found: {folder}")
+    paths = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in YAML_SUFFIXES
+    )
+    if pattern is not None and pattern.strip():
+        matches = _pattern_matcher(pattern)
+        paths = [p for p in paths if matches(p.stem)]
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in stems:
+            raise ValueError(f"two pipelines share the stem {path.stem!r}: {stems[path.stem].name}"
+                             f" and {path.name}")
+        stems[path.stem] = path
+    return paths
+
+
+# --- one run -----------------------------------------------------------------------------------
+
+
+def resolve_input(config: Mapping[str, Any], chain: Any, yaml_path: Path) -> str:
+    """The run's input, by the CLI's rule: text/any -> ``prompt``, image -> ``input_image``,
+    video -> ``input_video``.
+
+    A relative media path is looked up against the current directory, then the YAML's folder,
+    then its parent (the corpus writes paths relative to the repository root); the result is
+    absolute. URLs and texts are returned as written.
+    """
+    input_type = chain.get_initial_input_type()
+    key = INPUT_KEYS.get(input_type)
+    if key is None:
+        raise ValueError(f"unknown input type {input_type!r}")
+    value = config.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"no input: input type {input_type} needs a non-empty {key!r}")
+    if input_type not in MEDIA_TYPES or "://" in value:
+        return value
+    path = Path(value)
+    folder = Path(yaml_path).resolve().parent
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, folder / path,
+                                                    folder.parent / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate.resolve())
+    raise FileNotFoundError(f"input {input_type} not found: {value} (given by {key!r})")
+
+
+@contextmanager
+def _stub_env(settings: RecordSettings) -> Iterator[None]:
+    """The stub's latency variables for one run; the previous values come back afterwards."""
+    saved = {name: os.environ.get(name) for name in (TIME_SCALE_ENV, JITTER_SEED_ENV)}
+    try:
+        os.environ[TIME_SCALE_ENV] = repr(float(settings.time_scale))
+        if settings.jitter_seed is None:
+            os.environ.pop(JITTER_SEED_ENV, None)
+        else:
+            os.environ[JITTER_SEED_ENV] = str(int(settings.jitter_seed))
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _stage_input(input_data: str, input_type: str, workdir: Path) -> str:
+    """Copy a local media input to ``<workdir>/input/<name>``: paths then redact the same way."""
+    if input_type not in MEDIA_TYPES or "://" in input_data or not Path(input_data).is_file():
+        return input_data
+    target = workdir / "input" / Path(input_data).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(input_data, target)
+    return str(target)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_report(relative: Path) -> bool:
+    return len(relative.parts) == 2 and relative.parts[0] == REPORTS_DIRNAME and bool(
+        _EXECUTION_REPORT.fullmatch(relative.name) or _INTERMEDIATE_REPORT.fullmatch(relative.name)
+    )
+
+
+def _read_outputs(output_root: Path) -> dict[str, Any]:
+    """Reports (parsed) and every other file's sha256, keyed by path relative to `output_root`."""
+    files: dict[str, str] = {}
+    report_files: list[str] = []
+    execution_reports: list[Any] = []
+    intermediate: dict[str, Any] = {}
+    if output_root.is_dir():
+        for path in sorted(p for p in output_root.rglob("*") if p.is_file()):
+            relative = path.relative_to(output_root)
+            if not _is_report(relative):
+                files[relative.as_posix()] = _sha256(path)
+                continue
+            report_files.append(relative.as_posix())
+            content = json.loads(path.read_text(encoding="utf-8"))
+            if _INTERMEDIATE_REPORT.fullmatch(path.name):
+                intermediate[path.name] = content
+            else:
+                execution_reports.append(content)
+    if len(execution_reports) > 1:
+        raise RuntimeError(f"one run wrote {len(execution_reports)} execution reports")
+    return {
+        "report": execution_reports[0] if execution_reports else None,
+        "intermediate_reports": intermediate,
+        "report_files": report_files,
+        "files": files,
+    }
+
+
+def _json_ready(obj: Any) -> Any:
+    """What the record becomes after a JSON round trip (so in-process == subprocess records)."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def record_pipeline(
+    yaml_path: Path, settings: RecordSettings | None = None, expected_state: str | None = None
+) -> dict[str, Any]:
+    """Run one pipeline in the current flag state, isolated, and return its redacted record.
+
+    With `expected_state`, the executor is checked to really be in that state first
+    (`RuntimeError` otherwise).
+    """
+    yaml_path = Path(yaml_path)
+    settings = settings or RecordSettings()
+    with _stub_env(settings), tempfile.TemporaryDirectory(prefix="harness-run-") as tmp:
+        workdir = Path(tmp).resolve()
+        manager = AIPipelineManager(base_dir=str(workdir))
+        if expected_state is not None:
+            describe_state(manager.executor, expected_state)
+        chain = manager.create_chain_from_config(str(yaml_path))
+        config = copy.deepcopy(chain.to_config())
+        output_dir = Path(str(chain.output_dir))
+        if output_dir.is_absolute():
+            raise ValueError(f"output_dir {output_dir} is absolute: it would escape the workdir")
+        input_type = chain.get_initial_input_type()
+        input_data = _stage_input(resolve_input(config, chain, yaml_path), input_type, workdir)
+        result = manager.execute_chain(chain, input_data)
+        step_results = result.step_results or []
+        raw = {
+            "pipeline": yaml_path.stem,
+            "chain": config,
+            "result": {
+                "success": result.success,
+                "steps_completed": result.steps_completed,
+                "total_steps": result.total_steps,
+                "total_cost": result.total_cost,
+                "error": result.error,
+            },
+            "step_results": step_results,
+            "outputs": result.outputs,
+            **_read_outputs(workdir / output_dir),
+            "timing": timing_model(step_results),
+        }
+        return redact(_json_ready(raw), workdir)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def record_each(
+    paths: Iterable[Path], settings: RecordSettings | None = None,
+    expected_state: str | None = None,
+) -> StateRecords:
+    """`record_pipeline` for each path in the current state; a run that raises becomes an error."""
+    outcome = StateRecords()
+    for path in paths:
+        stem = Path(path).stem
+        try:
+            outcome.records[stem] = record_pipeline(Path(path), settings, expected_state)
+        except Exception as exc:
+            outcome.errors[stem] = _one_line(exc)
+    return outcome
+
+
+def record_corpus(
+    paths: Iterable[Path], settings: RecordSettings | None = None,
+    expected_state: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """stem -> record for each path in the current state; the first failure raises."""
+    return {Path(p).stem: record_pipeline(Path(p), settings, expected_state) for p in paths}
+
+
+# --- several states ----------------------------------------------------------------------------
+
+
+def worker_command(
+    state: str, input_dir: Path, settings: RecordSettings, pattern: str | None, out: Path
+) -> list[str]:
+    """The `harness.worker` command line recording `state`."""
+    command = [
+        sys.executable, "-m", "harness.worker",
+        "--state", state,
+        "--input", str(Path(input_dir).resolve()),
+        "--time-scale", repr(float(settings.time_scale)),
+        "--jitter-seed", "none" if settings.jitter_seed is None else str(settings.jitter_seed),
+        "--out", str(out),
+    ]
+    if pattern:
+        command += ["-k", pattern]
+    return command
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    existing = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *existing])
+    return env
+
+
+def _run_worker(
+    state: str, input_dir: Path, settings: RecordSettings, pattern: str | None, folder: Path,
+    timeout: float | None,
+) -> StateRecords:
+    out = folder / f"{state}.json"
+    log = folder / f"{state}.log"
+    with log.open("wb") as handle:
+        completed = subprocess.run(
+            worker_command(state, input_dir, settings, pattern, out),
+            stdout=handle, stderr=subprocess.STDOUT, env=_worker_env(), timeout=timeout,
+            check=False,
+        )
+    if completed.returncode != 0 or not out.is_file():
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(
+            f"worker for state {state!r} exited with {completed.returncode}: " + " | ".join(tail)
+        )
+    data = json.loads(out.read_text(encoding="utf-8"))
+    if data.get("state") != state:
+        raise RuntimeError(f"worker for state {state!r} answered for {data.get('state')!r}")
+    return StateRecords(records=data["records"], errors=data["errors"])
+
+
+def record_states(
+    input_dir: Path,
+    states: Sequence[str] = STATES,
+    settings: RecordSettings | None = None,
+    pattern: str | None = None,
+    jobs: int = 0,
+    timeout: float | None = None,
+) -> dict[str, StateRecords]:
+    """Record every discovered pipeline in each of `states`.
+
+    ``jobs=0``: one `harness.worker` subprocess per state, all at once (a fresh interpreter is the
+    only honest ``absent``); ``jobs=1``: the states one after another in THIS process via
+    `activate` (what tests that monkeypatch faults need); ``jobs=N>1``: subprocesses, at most N at
+    a time. Both paths give identical records. Prints nothing; a worker that crashes raises
+    `RuntimeError`, a pipeline that raises lands in its state's ``errors``.
+    """
+    settings = settings or RecordSettings()
+    wanted = list(dict.fromkeys(check_state(s) for s in states))
+    if jobs < 0:
+        raise ValueError(f"jobs must be >= 0, got {jobs}")
+    if jobs == 1:
+        paths = discover(input_dir, pattern)
+        outcome: dict[str, StateRecords] = {}
+        for state in wanted:
+            with activate(state):
+                outcome[state] = record_each(paths, settings, expected_state=state)
+        return outcome
+    discover(input_dir, pattern)  # usage problems surface here, not as a worker exit code
+    with tempfile.TemporaryDirectory(prefix="harness-workers-") as tmp, ThreadPoolExecutor(
+        max_workers=max(1, len(wanted) if jobs == 0 else jobs)
+    ) as pool:
+        futures = {
+            state: pool.submit(
+                _run_worker, state, Path(input_dir), settings, pattern, Path(tmp), timeout
+            )
+            for state in wanted
+        }
+        return {state: future.result() for state, future in futures.items()}

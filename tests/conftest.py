@@ -1,0 +1,104 @@
+"""Shared pytest configuration. Sections are delimited; append new ones, never remove others."""
+
+# ============================================================================================
+# BEGIN section: parallel-package blocking (AICP_BLOCK_PARALLEL) -- owned by the core-suite
+# tests (test_public_interface / test_group_semantics / test_determinism /
+# test_executor_behaviour). Other conftest sections live outside these markers; keep both.
+#
+# With env AICP_BLOCK_PARALLEL=1 the whole session runs as if the optional top-level
+# `parallel` package were not installed: a sys.meta_path finder makes every import of
+# `parallel` / `parallel.*` raise ImportError, and already-imported modules are evicted.
+# Tests that need the concurrent scheduler carry `@pytest.mark.requires_parallel` and are
+# skipped under the block. The `parallel_blocked` fixture gives the same block to one test.
+# Hooks use `specname` so they never clash with same-named hooks in other sections.
+# ============================================================================================
+import importlib.abc as _aicp_importlib_abc
+import os as _aicp_os
+import sys as _aicp_sys
+
+import pytest as _aicp_pytest
+
+AICP_BLOCK_PARALLEL_ENV = "AICP_BLOCK_PARALLEL"
+# Modules that hold references to `parallel` and must be re-imported under a block.
+_AICP_PARALLEL_DEPENDENTS = ("ai_content_pipeline.pipeline.parallel_extension",)
+
+
+def aicp_parallel_blocked_by_env() -> bool:
+    """True when the session runs with the `parallel` package blocked."""
+    return _aicp_os.environ.get(AICP_BLOCK_PARALLEL_ENV, "").strip() == "1"
+
+
+class AicpParallelBlocker(_aicp_importlib_abc.MetaPathFinder):
+    """Makes `import parallel` (and its submodules) fail as if the package were absent."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "parallel" or fullname.startswith("parallel."):
+            raise ImportError(f"No module named {fullname!r} (blocked for tests)", name=fullname)
+        return None
+
+
+def _aicp_is_parallel_module(name: str) -> bool:
+    return name == "parallel" or name.startswith("parallel.") or name in _AICP_PARALLEL_DEPENDENTS
+
+
+def aicp_evict_parallel_modules() -> dict:
+    """Remove `parallel` and modules re-exporting it from sys.modules; return what was removed."""
+    evicted = {
+        name: module
+        for name, module in list(_aicp_sys.modules.items())
+        if _aicp_is_parallel_module(name)
+    }
+    for name in evicted:
+        del _aicp_sys.modules[name]
+    return evicted
+
+
+_aicp_session_blocker = None
+
+
+@_aicp_pytest.hookimpl(specname="pytest_configure", tryfirst=True)
+def pytest_configure_aicp_block_parallel(config):
+    global _aicp_session_blocker
+    config.addinivalue_line(
+        "markers",
+        "requires_parallel: needs the optional `parallel` package "
+        f"(skipped when {AICP_BLOCK_PARALLEL_ENV}=1)",
+    )
+    if aicp_parallel_blocked_by_env() and _aicp_session_blocker is None:
+        _aicp_session_blocker = AicpParallelBlocker()
+        _aicp_sys.meta_path.insert(0, _aicp_session_blocker)
+        aicp_evict_parallel_modules()
+
+
+@_aicp_pytest.hookimpl(specname="pytest_unconfigure")
+def pytest_unconfigure_aicp_block_parallel(config):
+    global _aicp_session_blocker
+    if _aicp_session_blocker is not None:
+        if _aicp_session_blocker in _aicp_sys.meta_path:
+            _aicp_sys.meta_path.remove(_aicp_session_blocker)
+        _aicp_session_blocker = None
+
+
+@_aicp_pytest.hookimpl(specname="pytest_runtest_setup")
+def pytest_runtest_setup_aicp_requires_parallel(item):
+    if aicp_parallel_blocked_by_env() and item.get_closest_marker("requires_parallel"):
+        _aicp_pytest.skip(f"`parallel` package blocked ({AICP_BLOCK_PARALLEL_ENV}=1)")
+
+
+@_aicp_pytest.fixture
+def parallel_blocked():
+    """Block `parallel` for one test (ImportError on import), then restore sys.modules."""
+    blocker = AicpParallelBlocker()
+    _aicp_sys.meta_path.insert(0, blocker)
+    evicted = aicp_evict_parallel_modules()
+    try:
+        yield blocker
+    finally:
+        _aicp_sys.meta_path.remove(blocker)
+        aicp_evict_parallel_modules()  # anything half-imported while blocked
+        _aicp_sys.modules.update(evicted)
+
+
+# ============================================================================================
+# END section: parallel-package blocking (AICP_BLOCK_PARALLEL)
+# ============================================================================================
