@@ -17,6 +17,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import os
@@ -484,24 +485,24 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _attempt_record(ab: ABResult, measured: float, threshold: float, passed: bool) -> dict:
-    return {
-        "measured": measured,
-        "threshold": threshold,
-        "passed": passed,
-        "median_off_s": ab.median_a,
-        "median_on_s": ab.median_b,
-        "ratios_on_off": list(ab.ratios),
-        "noise": ab.noise,
-    }
-
-
 @dataclass(frozen=True)
 class _Verdict:
     passed: bool
     measured: float
     threshold: float
     text: str
+
+
+def _attempt_record(ab: ABResult, verdict: _Verdict) -> dict[str, Any]:
+    return {
+        "measured": verdict.measured,
+        "threshold": verdict.threshold,
+        "passed": verdict.passed,
+        "median_off_s": ab.median_a,
+        "median_on_s": ab.median_b,
+        "ratios_on_off": list(ab.ratios),
+        "noise": ab.noise,
+    }
 
 
 def _on_vs_off(ab: ABResult, thresholds: PerfThresholds) -> _Verdict:
@@ -535,24 +536,6 @@ def _overhead(ab: ABResult, thresholds: PerfThresholds) -> _Verdict:
     return _Verdict(passed, ab.median_ratio, limit, text)
 
 
-def _settle(
-    name: str,
-    kind: CheckKind,
-    first: _Verdict,
-    first_ab: ABResult,
-    retry: Callable[[], tuple[_Verdict, ABResult]],
-) -> PerfCheck:
-    """A passing first attempt stands; a failing one is measured once more, which decides."""
-    attempts = [_attempt_record(first_ab, first.measured, first.threshold, first.passed)]
-    if first.passed:
-        return PerfCheck(name, kind, True, first.measured, first.threshold, first.text, attempts)
-    second, second_ab = retry()
-    attempts.append(_attempt_record(second_ab, second.measured, second.threshold, second.passed))
-    outcome = "passed on re-measure" if second.passed else "failed twice"
-    detail = f"{outcome}: attempt 1: {first.text}; attempt 2: {second.text}"
-    return PerfCheck(name, kind, second.passed, second.measured, second.threshold, detail, attempts)
-
-
 def refuse_under_xdist() -> None:
     """Raise `PerfGateError` inside a pytest-xdist worker: parallel workers skew wall clocks."""
     worker = os.environ.get(XDIST_WORKER_ENV)
@@ -580,86 +563,103 @@ def run_perf_gate(
 
     Per YAML: `pairs` interleaved off/on pairs at `time_scale` give the ``on_vs_off`` check
     and, when the file has a parallel_group, the ``speedup`` check (same measurement). Then one
-    corpus-wide ``overhead`` check at scale 0 over `overhead_pairs` pairs. `runner_factory`
-    and `clock` exist for tests. Refuses to run under pytest-xdist.
+    corpus-wide ``overhead`` check at scale 0 over `overhead_pairs` pairs. A failing check is
+    measured once more before it counts. `runner_factory` and `clock` exist for tests.
+    Refuses to run under pytest-xdist.
     """
     refuse_under_xdist()
     limits = thresholds or PerfThresholds()
     say = progress or (lambda _message: None)
+    paths = [Path(p) for p in yaml_paths]
     started = clock()
     checks: list[PerfCheck] = []
     with ExitStack() as stack:
 
         def make(path: Path, on: bool, scale: float) -> Callable[[], None]:
             runner = runner_factory(path, on, scale)
-            if hasattr(runner, "close"):
-                stack.callback(runner.close)
+            close = getattr(runner, "close", None)
+            if callable(close):
+                stack.callback(close)
             return runner
 
-        for path in map(Path, yaml_paths):
-            off = make(path, False, time_scale)
-            on = make(path, True, time_scale)
-
-            def measure(off: Callable[[], None] = off, on: Callable[[], None] = on) -> ABResult:
-                return measure_ab(off, on, pairs, warmup, clock=clock)
-
+        for path in paths:
+            off, on = make(path, False, time_scale), make(path, True, time_scale)
+            measure = functools.partial(measure_ab, off, on, pairs, warmup, clock=clock)
             first = measure()
-            name = path.stem
-            checks.append(
-                _settle(
-                    name, "on_vs_off", _on_vs_off(first, limits), first,
-                    lambda measure=measure: _with_ab(measure(), lambda ab: _on_vs_off(ab, limits)),
-                )
-            )
-            say(f"{name}: {checks[-1].detail}")
+            judges: list[tuple[CheckKind, Callable[[ABResult], _Verdict]]] = [
+                ("on_vs_off", functools.partial(_on_vs_off, thresholds=limits)),
+            ]
             chain = _chain_of(path, off)
             if chain is not None and has_group(chain):
                 ideal = ideal_speedup(chain, _step_results_of(off))
-                checks.append(
-                    _settle(
-                        name, "speedup", _speedup(first, ideal, limits), first,
-                        lambda measure=measure, ideal=ideal: _with_ab(
-                            measure(), lambda ab: _speedup(ab, ideal, limits)
-                        ),
-                    )
+                judges.append(
+                    ("speedup", functools.partial(_speedup, ideal=ideal, thresholds=limits))
                 )
-                say(f"{name}: {checks[-1].detail}")
+            for check in _settle_all(path.stem, judges, first, measure):
+                checks.append(check)
+                say(f"{check.name}: {check.kind}: {check.detail}")
 
-        offs = [make(path, False, 0.0) for path in map(Path, yaml_paths)]
-        ons = [make(path, True, 0.0) for path in map(Path, yaml_paths)]
-
-        def corpus(runners: list[Callable[[], None]]) -> Callable[[], None]:
-            def run() -> None:
-                for runner in runners:
-                    runner()
-
-            return run
-
-        def measure_overhead() -> ABResult:
-            return measure_ab(corpus(offs), corpus(ons), overhead_pairs, warmup, clock=clock)
-
-        if yaml_paths:
-            first = measure_overhead()
-            checks.append(
-                _settle(
-                    "corpus", "overhead", _overhead(first, limits), first,
-                    lambda: _with_ab(measure_overhead(), lambda ab: _overhead(ab, limits)),
-                )
+        if paths:
+            offs = [make(path, False, 0.0) for path in paths]
+            ons = [make(path, True, 0.0) for path in paths]
+            measure = functools.partial(
+                measure_ab, _in_turn(offs), _in_turn(ons), overhead_pairs, warmup, clock=clock
             )
-            say(f"corpus: {checks[-1].detail}")
+            judge = functools.partial(_overhead, thresholds=limits)
+            for check in _settle_all("corpus", [("overhead", judge)], measure(), measure):
+                checks.append(check)
+                say(f"{check.name}: {check.kind}: {check.detail}")
     settings = {
         "time_scale": time_scale,
         "pairs": pairs,
         "overhead_pairs": overhead_pairs,
         "warmup": warmup,
         "thresholds": asdict(limits),
-        "yaml_count": len(yaml_paths),
+        "yaml_count": len(paths),
     }
     return PerfReport(checks, clock() - started, settings)
 
 
-def _with_ab(ab: ABResult, judge: Callable[[ABResult], _Verdict]) -> tuple[_Verdict, ABResult]:
-    return judge(ab), ab
+def _in_turn(runners: Sequence[Callable[[], None]]) -> Callable[[], None]:
+    """One callable running every runner once, in order (a whole-corpus run)."""
+
+    def run() -> None:
+        for runner in runners:
+            runner()
+
+    return run
+
+
+def _settle_all(
+    name: str,
+    judges: Sequence[tuple[CheckKind, Callable[[ABResult], _Verdict]]],
+    first_ab: ABResult,
+    measure: Callable[[], ABResult],
+) -> list[PerfCheck]:
+    """Judge one measurement; if any check failed, measure once more (shared by the failing
+    checks), and let that second attempt decide them. Passing checks stand as they are."""
+    firsts = [(kind, judge, judge(first_ab)) for kind, judge in judges]
+    second_ab = measure() if any(not verdict.passed for _, _, verdict in firsts) else None
+    checks = []
+    for kind, judge, first in firsts:
+        attempts = [_attempt_record(first_ab, first)]
+        if first.passed or second_ab is None:
+            checks.append(
+                PerfCheck(
+                    name, kind, first.passed, first.measured, first.threshold, first.text, attempts
+                )
+            )
+            continue
+        second = judge(second_ab)
+        attempts.append(_attempt_record(second_ab, second))
+        outcome = "passed on re-measure" if second.passed else "failed twice"
+        detail = f"{outcome}: attempt 1: {first.text}; attempt 2: {second.text}"
+        checks.append(
+            PerfCheck(
+                name, kind, second.passed, second.measured, second.threshold, detail, attempts
+            )
+        )
+    return checks
 
 
 def _chain_of(path: Path, runner: object) -> ContentCreationChain | None:

@@ -70,47 +70,57 @@ class StateRecords:
 # --- which pipelines ---------------------------------------------------------------------------
 
 
-def _term_matcher(term: str) -> Callable[[str], bool]:
-    negated = re.fullmatch(r"not\s+(.+)", term, flags=re.IGNORECASE)
-    word = (negated.group(1) if negated else term).strip().lower()
-    if not word or re.fullmatch(r"(not|and|or)", word):
-        raise ValueError(f"empty or dangling term in the pattern: {term!r}")
-    if negated:
-        return lambda stem: word not in stem
-    return lambda stem: word in stem
-
-
 def _pattern_matcher(pattern: str) -> Callable[[str], bool]:
     """``a or b and not c`` = a OR (b AND NOT c); no parentheses, words match case-insensitively."""
-    alternatives = []
-    for alternative in re.split(r"\s+or\s+", pattern.strip(), flags=re.IGNORECASE):
-        terms = [_term_matcher(t) for t in re.split(r"\s+and\s+", alternative.strip(), flags=re.I)]
-        alternatives.append(terms)
-    return lambda stem: any(all(t(stem.lower()) for t in terms) for terms in alternatives)
+    alternatives: list[list[tuple[bool, str]]] = [[]]
+    negate = False
+    expect_word = True
+    for token in pattern.lower().split():
+        if token == "not" and expect_word:
+            negate = not negate
+        elif token in ("and", "or") and not expect_word:
+            if token == "or":
+                alternatives.append([])
+            expect_word = True
+        elif token not in ("and", "or", "not") and expect_word:
+            alternatives[-1].append((negate, token))
+            negate, expect_word = False, False
+        else:
+            raise ValueError(f"cannot read the pattern {pattern!r} at {token!r}")
+    if expect_word:
+        raise ValueError(f"the pattern {pattern!r} ends without a word")
+
+    def matches(stem: str) -> bool:
+        stem = stem.lower()
+        return any(
+            all((word in stem) != negated for negated, word in terms) for terms in alternatives
+        )
+
+    return matches
 
 
 def discover(input_dir: Path, pattern: str | None = None) -> list[Path]:
     """The ``*.yaml``/``*.yml`` files directly in `input_dir`, sorted by name.
 
     `pattern` selects by file stem, pytest ``-k`` style but minimal: words are case-insensitive
-    substrings, combined with ``not`` (binds tightest), ``and``, then ``or``; no parentheses.
-    E.g. ``"group or fan"``, ``"group and not fails"``. Two files with one stem are an error
-    (records are keyed by stem).
+    substrings, combined with ``not`` (binds tightest), ``and``, then ``or``; no parentheses, and
+    two words need an operator between them. E.g. ``"group or fan"``, ``"group and not fails"``.
+    Two files with one stem are an error (records are keyed by stem).
     """
     folder = Path(input_dir)
     if not folder.is_dir():
         raise ValueError(f"input folder not found: {folder}")
-    paths = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in YAML_SUFFIXES
-    )
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in YAML_SUFFIXES)
     if pattern is not None and pattern.strip():
         matches = _pattern_matcher(pattern)
         paths = [p for p in paths if matches(p.stem)]
     stems: dict[str, Path] = {}
     for path in paths:
         if path.stem in stems:
-            raise ValueError(f"two pipelines share the stem {path.stem!r}: {stems[path.stem].name}"
-                             f" and {path.name}")
+            raise ValueError(
+                f"two pipelines share the stem {path.stem!r}: {stems[path.stem].name}"
+                f" and {path.name}"
+            )
         stems[path.stem] = path
     return paths
 
@@ -137,8 +147,9 @@ def resolve_input(config: Mapping[str, Any], chain: Any, yaml_path: Path) -> str
         return value
     path = Path(value)
     folder = Path(yaml_path).resolve().parent
-    candidates = [path] if path.is_absolute() else [Path.cwd() / path, folder / path,
-                                                    folder.parent / path]
+    candidates = (
+        [path] if path.is_absolute() else [Path.cwd() / path, folder / path, folder.parent / path]
+    )
     for candidate in candidates:
         if candidate.is_file():
             return str(candidate.resolve())
@@ -183,8 +194,13 @@ def _sha256(path: Path) -> str:
 
 
 def _is_report(relative: Path) -> bool:
-    return len(relative.parts) == 2 and relative.parts[0] == REPORTS_DIRNAME and bool(
-        _EXECUTION_REPORT.fullmatch(relative.name) or _INTERMEDIATE_REPORT.fullmatch(relative.name)
+    return (
+        len(relative.parts) == 2
+        and relative.parts[0] == REPORTS_DIRNAME
+        and bool(
+            _EXECUTION_REPORT.fullmatch(relative.name)
+            or _INTERMEDIATE_REPORT.fullmatch(relative.name)
+        )
     )
 
 
@@ -268,7 +284,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def record_each(
-    paths: Iterable[Path], settings: RecordSettings | None = None,
+    paths: Iterable[Path],
+    settings: RecordSettings | None = None,
     expected_state: str | None = None,
 ) -> StateRecords:
     """`record_pipeline` for each path in the current state; a run that raises becomes an error."""
@@ -283,7 +300,8 @@ def record_each(
 
 
 def record_corpus(
-    paths: Iterable[Path], settings: RecordSettings | None = None,
+    paths: Iterable[Path],
+    settings: RecordSettings | None = None,
     expected_state: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """stem -> record for each path in the current state; the first failure raises."""
@@ -298,12 +316,19 @@ def worker_command(
 ) -> list[str]:
     """The `harness.worker` command line recording `state`."""
     command = [
-        sys.executable, "-m", "harness.worker",
-        "--state", state,
-        "--input", str(Path(input_dir).resolve()),
-        "--time-scale", repr(float(settings.time_scale)),
-        "--jitter-seed", "none" if settings.jitter_seed is None else str(settings.jitter_seed),
-        "--out", str(out),
+        sys.executable,
+        "-m",
+        "harness.worker",
+        "--state",
+        state,
+        "--input",
+        str(Path(input_dir).resolve()),
+        "--time-scale",
+        repr(float(settings.time_scale)),
+        "--jitter-seed",
+        "none" if settings.jitter_seed is None else str(settings.jitter_seed),
+        "--out",
+        str(out),
     ]
     if pattern:
         command += ["-k", pattern]
@@ -318,7 +343,11 @@ def _worker_env() -> dict[str, str]:
 
 
 def _run_worker(
-    state: str, input_dir: Path, settings: RecordSettings, pattern: str | None, folder: Path,
+    state: str,
+    input_dir: Path,
+    settings: RecordSettings,
+    pattern: str | None,
+    folder: Path,
     timeout: float | None,
 ) -> StateRecords:
     out = folder / f"{state}.json"
@@ -326,7 +355,10 @@ def _run_worker(
     with log.open("wb") as handle:
         completed = subprocess.run(
             worker_command(state, input_dir, settings, pattern, out),
-            stdout=handle, stderr=subprocess.STDOUT, env=_worker_env(), timeout=timeout,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=_worker_env(),
+            timeout=timeout,
             check=False,
         )
     if completed.returncode != 0 or not out.is_file():
@@ -368,9 +400,10 @@ def record_states(
                 outcome[state] = record_each(paths, settings, expected_state=state)
         return outcome
     discover(input_dir, pattern)  # usage problems surface here, not as a worker exit code
-    with tempfile.TemporaryDirectory(prefix="harness-workers-") as tmp, ThreadPoolExecutor(
-        max_workers=max(1, len(wanted) if jobs == 0 else jobs)
-    ) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="harness-workers-") as tmp,
+        ThreadPoolExecutor(max_workers=max(1, len(wanted) if jobs == 0 else jobs)) as pool,
+    ):
         futures = {
             state: pool.submit(
                 _run_worker, state, Path(input_dir), settings, pattern, Path(tmp), timeout

@@ -168,11 +168,7 @@ def detect_state(executor: Any) -> str:
     if extension is not None and not extension.enabled:
         if scheduler == EXPECTED_SCHEDULERS["off"]:
             return "off"
-    elif (
-        extension is not None
-        and provider is extension
-        and scheduler == EXPECTED_SCHEDULERS["on"]
-    ):
+    elif extension is not None and provider is extension and scheduler == EXPECTED_SCHEDULERS["on"]:
         return "on"
     raise RuntimeError(
         f"executor is in no known flag state: scheduler {scheduler}, "

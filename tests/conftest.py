@@ -19,6 +19,7 @@ import sys as _aicp_sys
 import pytest as _aicp_pytest
 
 AICP_BLOCK_PARALLEL_ENV = "AICP_BLOCK_PARALLEL"
+AICP_BLOCKED_MARK = "(blocked for tests)"
 # Modules that hold references to `parallel` and must be re-imported under a block.
 _AICP_PARALLEL_DEPENDENTS = ("ai_content_pipeline.pipeline.parallel_extension",)
 
@@ -33,7 +34,7 @@ class AicpParallelBlocker(_aicp_importlib_abc.MetaPathFinder):
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname == "parallel" or fullname.startswith("parallel."):
-            raise ImportError(f"No module named {fullname!r} (blocked for tests)", name=fullname)
+            raise ImportError(f"No module named {fullname!r} {AICP_BLOCKED_MARK}", name=fullname)
         return None
 
 
@@ -83,6 +84,25 @@ def pytest_unconfigure_aicp_block_parallel(config):
 def pytest_runtest_setup_aicp_requires_parallel(item):
     if aicp_parallel_blocked_by_env() and item.get_closest_marker("requires_parallel"):
         _aicp_pytest.skip(f"`parallel` package blocked ({AICP_BLOCK_PARALLEL_ENV}=1)")
+
+
+@_aicp_pytest.hookimpl(specname="pytest_make_collect_report", wrapper=True)
+def pytest_make_collect_report_aicp_block_parallel(collector):
+    """Under the block, a test module that imports `parallel` at module level is skipped
+    (like `pytest.importorskip`), instead of failing collection."""
+    report = yield
+    if (
+        aicp_parallel_blocked_by_env()
+        and report.failed
+        and AICP_BLOCKED_MARK in str(report.longrepr)
+    ):
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(collector.path),
+            None,
+            f"Skipped: imports the `parallel` package ({AICP_BLOCK_PARALLEL_ENV}=1)",
+        )
+    return report
 
 
 @_aicp_pytest.fixture

@@ -1,0 +1,317 @@
+"""Recording: one record per YAML, identical in every flag state, with nothing volatile in it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_content_pipeline.models.stub import JITTER_SEED_ENV, TIME_SCALE_ENV
+from ai_content_pipeline.pipeline.groups import SequentialScheduler
+from ai_content_pipeline.pipeline.manager import AIPipelineManager
+from harness import worker
+from harness.record import (
+    RecordSettings,
+    StateRecords,
+    discover,
+    record_corpus,
+    record_each,
+    record_pipeline,
+    record_states,
+    resolve_input,
+)
+from harness.states import STATES, activate
+from parallel.scheduler import ThreadPoolScheduler
+
+REPO = Path(__file__).resolve().parents[2]
+INPUT = REPO / "input"
+GROUP_YAML = INPUT / "11_group_collect_all_then_video.yaml"
+VIDEO_YAML = INPUT / "06_video_input_audio_subtitles.yaml"
+FAST = RecordSettings(time_scale=0.0005, jitter_seed=1)
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- discover ----------------------------------------------------------------------------------
+
+
+def test_discover_sorted_yaml_and_yml(tmp_path: Path) -> None:
+    for name in ("b.yaml", "a.yml", "c.YAML", "notes.md", "d.json"):
+        _write(tmp_path, name, "")
+    (tmp_path / "sub.yaml").mkdir()
+    assert [p.name for p in discover(tmp_path)] == ["a.yml", "b.yaml", "c.YAML"]
+
+
+def test_discover_patterns(tmp_path: Path) -> None:
+    for stem in ("11_Group_all", "12_group_fails", "15_fan_out", "01_basic"):
+        _write(tmp_path, f"{stem}.yaml", "")
+
+    def stems(pattern: str | None) -> list[str]:
+        return [p.stem for p in discover(tmp_path, pattern)]
+
+    assert stems(None) == stems("") == ["01_basic", "11_Group_all", "12_group_fails", "15_fan_out"]
+    assert stems("group") == ["11_Group_all", "12_group_fails"]
+    assert stems("GROUP or fan") == ["11_Group_all", "12_group_fails", "15_fan_out"]
+    assert stems("not group") == ["01_basic", "15_fan_out"]
+    assert stems("group and not fails") == ["11_Group_all"]
+    assert stems("basic or group and not fails") == ["01_basic", "11_Group_all"]
+    for bad in ("group or", "group fan", "and group", "not"):
+        with pytest.raises(ValueError, match="pattern"):
+            discover(tmp_path, bad)
+
+
+def test_discover_refuses_duplicate_stems_and_missing_folder(tmp_path: Path) -> None:
+    _write(tmp_path, "a.yaml", "")
+    _write(tmp_path, "a.yml", "")
+    with pytest.raises(ValueError, match="share the stem"):
+        discover(tmp_path)
+    with pytest.raises(ValueError, match="not found"):
+        discover(tmp_path / "missing")
+
+
+# --- resolve_input -----------------------------------------------------------------------------
+
+
+def _chain_and_config(path: Path) -> tuple[Any, dict[str, Any]]:
+    chain = AIPipelineManager(base_dir=str(path.parent)).create_chain_from_config(str(path))
+    return chain, chain.to_config()
+
+
+def test_resolve_input_follows_the_cli_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repo: the YAML's parent must be tried
+    chain, config = _chain_and_config(GROUP_YAML)
+    assert resolve_input(config, chain, GROUP_YAML) == config["prompt"]
+    chain, config = _chain_and_config(VIDEO_YAML)
+    assert resolve_input(config, chain, VIDEO_YAML) == str(INPUT / "assets" / "clip.mp4")
+
+    (tmp_path / "input" / "assets").mkdir(parents=True)
+    local = tmp_path / "input" / "assets" / "clip.mp4"
+    local.write_bytes(b"cwd wins")
+    assert resolve_input(config, chain, VIDEO_YAML) == str(local)
+
+    assert resolve_input({"input_video": "https://x/y.mp4"}, chain, VIDEO_YAML) == (
+        "https://x/y.mp4"
+    )
+    with pytest.raises(FileNotFoundError, match="not found"):
+        resolve_input({"input_video": "nope.mp4"}, chain, VIDEO_YAML)
+    with pytest.raises(ValueError, match="input_video"):
+        resolve_input({}, chain, VIDEO_YAML)
+
+
+# --- the records -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def group_records() -> dict[str, dict[str, Any]]:
+    """GROUP_YAML recorded in every state in this process, counting scheduler use."""
+    calls: dict[str, list[str]] = {}
+    originals = (ThreadPoolScheduler.run_branches, SequentialScheduler.run_branches)
+    current = {"state": ""}
+
+    def spy(name: str, original: Any) -> Any:
+        def run_branches(self: Any, tasks: Any, max_workers: int) -> Any:
+            calls.setdefault(current["state"], []).append(name)
+            return original(self, tasks, max_workers)
+
+        return run_branches
+
+    ThreadPoolScheduler.run_branches = spy("thread_pool", originals[0])  # type: ignore[method-assign]
+    SequentialScheduler.run_branches = spy("sequential", originals[1])  # type: ignore[method-assign]
+    records = {}
+    try:
+        for state in STATES:
+            current["state"] = state
+            with activate(state):
+                records[state] = record_pipeline(GROUP_YAML, FAST, expected_state=state)
+    finally:
+        ThreadPoolScheduler.run_branches, SequentialScheduler.run_branches = originals  # type: ignore[method-assign]
+    records["_calls"] = calls  # type: ignore[assignment]
+    return records
+
+
+def test_every_state_gives_the_same_record(group_records: dict[str, Any]) -> None:
+    reference = group_records["off"]
+    assert group_records["absent"] == reference
+    assert group_records["on"] == reference
+    assert reference["result"]["success"] is True
+    assert reference["pipeline"] == GROUP_YAML.stem
+
+
+def test_on_really_ran_the_thread_pool(group_records: dict[str, Any]) -> None:
+    calls = group_records["_calls"]
+    assert calls["on"] == ["thread_pool"]
+    assert calls["off"] == ["sequential"]
+    assert calls["absent"] == ["sequential"]
+
+
+def test_recording_twice_gives_the_same_record(group_records: dict[str, Any]) -> None:
+    with activate("off"):
+        again = record_pipeline(GROUP_YAML, RecordSettings(time_scale=0, jitter_seed=None))
+    assert again == group_records["off"]
+
+
+def test_record_holds_nothing_volatile(group_records: dict[str, Any]) -> None:
+    text = json.dumps(group_records["on"])
+    assert tempfile.gettempdir() not in text
+    assert "harness-run-" not in text
+    assert str(REPO) not in text
+    assert not re.search(r"exec_[0-9a-f]{12}|intermediate_[0-9a-f]{12}", text)
+    assert "<workdir>/output/" in text
+    assert "exec_<run-id>" in text
+    record = group_records["on"]
+    assert record["report"]["execution_summary"]["timestamp"] == "<volatile>"
+    assert all(r["processing_time"] == "<volatile>" for r in record["step_results"])
+
+
+def test_record_shape(group_records: dict[str, Any]) -> None:
+    record = group_records["off"]
+    assert set(record) == {
+        "pipeline",
+        "chain",
+        "result",
+        "step_results",
+        "outputs",
+        "report",
+        "intermediate_reports",
+        "report_files",
+        "files",
+        "timing",
+    }
+    assert record["chain"]["name"] == GROUP_YAML.stem
+    assert set(record["result"]) == {
+        "success",
+        "steps_completed",
+        "total_steps",
+        "total_cost",
+        "error",
+    }
+    assert record["files"], "media files are recorded"
+    for name, digest in record["files"].items():
+        assert re.fullmatch(r"[0-9a-f]{64}", digest)
+        assert not name.startswith("reports/")
+    assert record["report_files"] == sorted(record["report_files"])
+    assert (
+        "reports/11_group_collect_all_then_video_exec_<run-id>_report.json"
+        in (record["report_files"])
+    )
+    assert len(record["intermediate_reports"]) == 3  # save_intermediates: one per step
+    assert record["timing"]["sequential_seconds"] == 99.0  # matches input/README.md
+    assert record["timing"]["critical_path_seconds"] == 84.0
+    assert record["step_results"][0]["parallel_results"][0]["result"]["cost"] == 0.001
+
+
+def test_media_input_is_copied_into_the_workdir() -> None:
+    with activate("off"):
+        record = record_pipeline(VIDEO_YAML, RecordSettings(time_scale=0))
+    assert record["report"]["execution_summary"]["input_data"] == "<workdir>/input/clip.mp4"
+    assert record["result"]["success"] is True
+    assert any(name.endswith(".vtt") for name in record["files"])
+
+
+def test_settings_env_restored_and_wrong_state_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TIME_SCALE_ENV, "7")
+    monkeypatch.delenv(JITTER_SEED_ENV, raising=False)
+    with activate("off"):
+        record_pipeline(INPUT / "01_text_to_image_basic.yaml", RecordSettings(time_scale=0))
+        with pytest.raises(RuntimeError, match="'on' did not take effect"):
+            record_pipeline(INPUT / "01_text_to_image_basic.yaml", FAST, expected_state="on")
+    assert os.environ[TIME_SCALE_ENV] == "7"
+    assert JITTER_SEED_ENV not in os.environ
+
+
+def _broken_folder(tmp_path: Path) -> Path:
+    shutil.copy(INPUT / "01_text_to_image_basic.yaml", tmp_path)
+    _write(
+        tmp_path,
+        "02_missing_asset.yaml",
+        "name: 02_missing_asset\ninput_type: image\ninput_image: nowhere.png\n"
+        "steps:\n  - type: image_understanding\n    model: gemini_describe\n",
+    )
+    return tmp_path
+
+
+def test_a_pipeline_that_raises_becomes_a_one_line_error(tmp_path: Path) -> None:
+    paths = discover(_broken_folder(tmp_path))
+    with activate("off"):
+        outcome = record_each(paths, RecordSettings(time_scale=0), expected_state="off")
+        with pytest.raises(FileNotFoundError):
+            record_corpus(paths, RecordSettings(time_scale=0))
+    assert list(outcome.records) == ["01_text_to_image_basic"]
+    assert list(outcome.errors) == ["02_missing_asset"]
+    assert outcome.errors["02_missing_asset"].startswith("FileNotFoundError: input image")
+    assert "\n" not in outcome.errors["02_missing_asset"]
+
+
+def test_worker_main_writes_records_and_errors(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "off.json"
+    (tmp_path / "in").mkdir()
+    folder = _broken_folder(tmp_path / "in")
+    code = worker.main(
+        [
+            "--state",
+            "off",
+            "--input",
+            str(folder),
+            "--time-scale",
+            "0",
+            "--jitter-seed",
+            "none",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["state"] == "off"
+    assert list(data["records"]) == ["01_text_to_image_basic"]
+    assert list(data["errors"]) == ["02_missing_asset"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--state", "maybe", "--input", ".", "--out", "x.json"],
+        ["--state", "off", "--input", ".", "--time-scale", "-1", "--out", "x.json"],
+        ["--state", "off", "--input", ".", "--jitter-seed", "x", "--out", "x.json"],
+        ["--state", "off", "--input", "definitely/missing", "--out", "x.json"],
+        ["--state", "off", "--input", "."],
+    ],
+)
+def test_worker_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        worker.main(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_subprocess_records_equal_in_process_records() -> None:
+    pattern = "06_video or 11_group"
+    settings = RecordSettings(time_scale=0.0005, jitter_seed=3)
+    in_process = record_states(INPUT, STATES, settings, pattern=pattern, jobs=1)
+    subprocesses = record_states(INPUT, STATES, settings, pattern=pattern, jobs=0)
+    assert set(subprocesses) == set(STATES)
+    for state in STATES:
+        assert isinstance(subprocesses[state], StateRecords)
+        assert subprocesses[state].errors == {} == in_process[state].errors
+        assert sorted(subprocesses[state].records) == [VIDEO_YAML.stem, GROUP_YAML.stem]
+        assert subprocesses[state].records == in_process[state].records
+        assert subprocesses[state].records == in_process["off"].records
+
+
+def test_record_states_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown flag state"):
+        record_states(INPUT, ("sideways",), jobs=1)
+    with pytest.raises(ValueError, match="jobs"):
+        record_states(INPUT, STATES, jobs=-1)

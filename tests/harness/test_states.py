@@ -1,0 +1,148 @@
+"""Flag states: entered for real, restored exactly, and checked on the executor."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import parallel
+from ai_content_pipeline.config import features
+from ai_content_pipeline.pipeline.executor import ChainExecutor
+from ai_content_pipeline.utils.file_manager import FileManager
+from harness import states
+from harness.states import (
+    REFERENCE_STATE,
+    STATES,
+    activate,
+    block_parallel_import,
+    describe_state,
+    detect_state,
+    is_parallel_blocked,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _executor(tmp_path: Path) -> ChainExecutor:
+    return ChainExecutor(FileManager(str(tmp_path)))
+
+
+def test_constants() -> None:
+    assert STATES == ("absent", "off", "on")
+    assert REFERENCE_STATE == "off"
+    assert states.PARALLEL_ENV_VAR == features.PARALLEL_ENV_VAR
+
+
+@pytest.mark.parametrize(
+    ("state", "flag", "scheduler"),
+    [
+        ("absent", "false", "SequentialScheduler"),
+        ("off", "false", "SequentialScheduler"),
+        ("on", "true", "ParallelExtension"),
+    ],
+)
+def test_each_state_takes_effect(tmp_path: Path, state: str, flag: str, scheduler: str) -> None:
+    with activate(state):
+        assert os.environ[features.PARALLEL_ENV_VAR] == flag
+        home = Path(os.environ["HOME"])
+        assert home.is_dir() and not any(home.iterdir())
+        executor = _executor(tmp_path)
+        assert detect_state(executor) == state
+        assert describe_state(executor, state) == scheduler
+    assert not home.exists()
+
+
+def test_absent_blocks_parallel_and_restores_it() -> None:
+    module = sys.modules["parallel"]
+    meta_path = list(sys.meta_path)
+    with activate("absent"):
+        assert is_parallel_blocked()
+        assert "parallel" not in sys.modules
+        for name in ("parallel", "parallel.scheduler", states.REEXPORT_MODULE):
+            with pytest.raises(ImportError):
+                importlib.import_module(name)
+        with pytest.raises(ImportError):
+            from ai_content_pipeline.pipeline import parallel_extension  # noqa: F401
+    assert sys.modules["parallel"] is module
+    assert sys.meta_path == meta_path
+    assert not is_parallel_blocked()
+    assert importlib.import_module("parallel.extension").ParallelExtension is (
+        parallel.ParallelExtension
+    )
+
+
+def test_features_file_in_home_cannot_leak_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".ai_pipeline").mkdir()
+    (tmp_path / ".ai_pipeline" / "features.json").write_text(
+        json.dumps({"parallel_execution": True})
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(features.PARALLEL_ENV_VAR, raising=False)
+    assert features.FeatureFlags.is_parallel_execution_enabled()
+    with activate("off"):
+        os.environ.pop(features.PARALLEL_ENV_VAR)  # even without the variable, HOME is empty
+        assert not features.FeatureFlags.is_parallel_execution_enabled()
+
+
+@pytest.mark.parametrize("before", [None, "yes"])
+def test_environment_restored_exactly(monkeypatch: pytest.MonkeyPatch, before: str | None) -> None:
+    if before is None:
+        monkeypatch.delenv(features.PARALLEL_ENV_VAR, raising=False)
+    else:
+        monkeypatch.setenv(features.PARALLEL_ENV_VAR, before)
+    snapshot = dict(os.environ)
+    with pytest.raises(KeyError), activate("on"):
+        raise KeyError("boom")
+    assert dict(os.environ) == snapshot
+
+
+def test_unknown_state_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown flag state"), activate("maybe"):
+        pass
+
+
+def test_wrong_state_raises(tmp_path: Path) -> None:
+    with activate("off"):
+        executor = _executor(tmp_path)
+    with pytest.raises(RuntimeError, match="'on' did not take effect"):
+        describe_state(executor, "on")
+    with pytest.raises(RuntimeError, match="'absent' did not take effect"):
+        describe_state(executor, "absent")
+
+
+def test_inconsistent_executor_raises() -> None:
+    enabled_but_unused = SimpleNamespace(
+        scheduler_name="SequentialScheduler",
+        _parallel_extension=SimpleNamespace(enabled=True),
+        _scheduler_provider=object(),
+    )
+    with pytest.raises(RuntimeError, match="no known flag state"):
+        detect_state(enabled_but_unused)
+
+
+def test_block_parallel_import_standalone() -> None:
+    """The worker's way: blocked for good, before the core is imported."""
+    code = (
+        "import os; os.environ['PIPELINE_PARALLEL_ENABLED'] = 'true'\n"
+        "from harness.states import block_parallel_import, detect_state\n"
+        "block_parallel_import(); block_parallel_import()\n"
+        "from ai_content_pipeline.pipeline.executor import ChainExecutor\n"
+        "from ai_content_pipeline.utils.file_manager import FileManager\n"
+        "print(detect_state(ChainExecutor(FileManager('.'))))\n"
+        "try:\n    import parallel\nexcept ImportError:\n    print('blocked')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == ["absent", "blocked"]
+    assert block_parallel_import.__doc__
