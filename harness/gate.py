@@ -383,7 +383,7 @@ _SYMBOLS = {MATCH: "✓", MISMATCH: "✗", MISSING: "missing", ERROR: "error", N
 _ASCII = {MATCH: "ok", MISMATCH: "FAIL", MISSING: "missing", ERROR: "error", NOT_RUN: "-"}
 
 
-def _symbols(stream: TextIO) -> dict[str, str]:
+def symbols_for(stream: TextIO) -> dict[str, str]:
     try:
         "✓✗…".encode(getattr(stream, "encoding", None) or "utf-8")
     except (UnicodeEncodeError, LookupError):
@@ -395,10 +395,10 @@ def render_table(result: GateResult, symbols: Mapping[str, str] = _SYMBOLS) -> s
     """The YAML x state table, one row per YAML."""
     width = max([len("YAML"), *(len(s) for s in result.stems)])
     cols = [max(len(state), *(len(v) for v in symbols.values())) for state in result.states]
-    lines = ["  ".join(["YAML".ljust(width), *(s.ljust(c) for s, c in zip(result.states, cols))])]
+    lines = ["  ".join(["YAML".ljust(width), *(s.ljust(c) for s, c in zip(result.states, cols, strict=True))])]
     for stem in result.stems:
         marks = [symbols[result.cell(stem, state).status] for state in result.states]
-        lines.append("  ".join([stem.ljust(width), *(m.ljust(c) for m, c in zip(marks, cols))]))
+        lines.append("  ".join([stem.ljust(width), *(m.ljust(c) for m, c in zip(marks, cols, strict=True))]))
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -427,7 +427,7 @@ def failure_lines(result: GateResult) -> list[str]:
 
 
 def print_summary(result: GateResult, out: TextIO) -> None:
-    symbols = _symbols(out)
+    symbols = symbols_for(out)
     print(render_table(result, symbols), file=out)
     api = result.api
     api_line = {
@@ -448,10 +448,7 @@ def print_summary(result: GateResult, out: TextIO) -> None:
         for line in failures:
             print(line, file=out)
     print("", file=out)
-    if result.interrupted:
-        verdict = "INTERRUPTED"
-    else:
-        verdict = "PASS" if result.passed else "FAIL"
+    verdict = "INTERRUPTED" if result.interrupted else "PASS" if result.passed else "FAIL"
     bad = sum(
         1 for stem in result.stems for state in result.states if not result.cell(stem, state).ok
     )

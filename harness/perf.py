@@ -319,13 +319,10 @@ def _makespan(latencies: Sequence[float], workers: int) -> float:
     return max(free_at)
 
 
-def makespan(latencies: Sequence[float], workers: int) -> float:
-    """`harness.timing.makespan` when that module exists, else this module's own."""
-    try:
-        from harness.timing import makespan as shared
-    except ImportError:
-        return _makespan(latencies, workers)
-    return float(shared(list(latencies), workers))
+try:  # the shared timing model (harness/timing.py); the local copy keeps perf.py standalone
+    from harness.timing import makespan
+except ImportError:  # pragma: no cover - only without harness/timing.py
+    makespan = _makespan
 
 
 def _call_seconds(step: PipelineStep) -> float:

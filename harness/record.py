@@ -99,6 +99,13 @@ def _pattern_matcher(pattern: str) -> Callable[[str], bool]:
     return matches
 
 
+def stem_matches(stem: str, pattern: str | None) -> bool:
+    """Whether `stem` is selected by `pattern` (the `discover` grammar; empty selects all)."""
+    if pattern is None or not pattern.strip():
+        return True
+    return _pattern_matcher(pattern)(stem)
+
+
 def discover(input_dir: Path, pattern: str | None = None) -> list[Path]:
     """The ``*.yaml``/``*.yml`` files directly in `input_dir`, sorted by name.
 

@@ -58,9 +58,7 @@ class GoldenRecordExtension(SingleFileSnapshotExtension):
         return str(cls.snapshots_dir)
 
     @classmethod
-    def get_snapshot_name(
-        cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0
-    ) -> str:
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
         """The YAML stem: ``snapshot(name=stem)`` or the test's ``stem`` parameter."""
         if isinstance(index, str) and index:
             return check_stem(index, allow_reserved=True)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.states import STATES, activate  # imports nothing from the core
+from harness.states import STATES, activate, block_parallel_import  # nothing from the core
 
 
 def _time_scale(text: str) -> float:
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits 2 on a usage error
     if not args.input.is_dir():
         parser.error(f"--input: not a folder: {args.input}")
+    if args.state == "absent":
+        block_parallel_import()  # for the whole process, not just the `with` block below
     with activate(args.state):
         # Only now may the core be imported: the state decides what it finds.
         from harness.record import RecordSettings, discover, record_each

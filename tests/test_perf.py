@@ -305,7 +305,7 @@ def test_gate_refuses_to_run_under_xdist(monkeypatch: pytest.MonkeyPatch) -> Non
         called.append(path)
         return lambda: None
 
-    with pytest.raises(PerfGateError, match="serially.*xdist.*gw1"):
+    with pytest.raises(PerfGateError, match=r"serially.*xdist.*gw1"):
         run_perf_gate([LINEAR], runner_factory=factory)
     assert called == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -243,7 +244,9 @@ class ChainExecutor:
         attempts = 0
         while True:
             attempts += 1
-            result = call_with_timeout(generator.generate, request, timeout)
+            # A fresh cancel flag per attempt: a timed-out attempt must not doom the retry.
+            attempt = dataclasses.replace(request, cancelled=threading.Event())
+            result = call_with_timeout(generator.generate, attempt, timeout)
             cost += result.cost
             if result.success or attempts > max(0, int(step.retry_count)):
                 break

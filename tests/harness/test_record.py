@@ -25,15 +25,17 @@ from harness.record import (
     record_pipeline,
     record_states,
     resolve_input,
+    stem_matches,
 )
 from harness.states import STATES, activate
-from parallel.scheduler import ThreadPoolScheduler
 
 REPO = Path(__file__).resolve().parents[2]
 INPUT = REPO / "input"
 GROUP_YAML = INPUT / "11_group_collect_all_then_video.yaml"
 VIDEO_YAML = INPUT / "06_video_input_audio_subtitles.yaml"
 FAST = RecordSettings(time_scale=0.0005, jitter_seed=1)
+# Recording in "off"/"on" needs the real `parallel` package (skipped under AICP_BLOCK_PARALLEL=1).
+needs_parallel = pytest.mark.requires_parallel
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -65,6 +67,9 @@ def test_discover_patterns(tmp_path: Path) -> None:
     assert stems("not group") == ["01_basic", "15_fan_out"]
     assert stems("group and not fails") == ["11_Group_all"]
     assert stems("basic or group and not fails") == ["01_basic", "11_Group_all"]
+    assert stem_matches("15_FAN_out", "fan and not group")
+    assert stem_matches("x", None) and stem_matches("x", " ")
+    assert not stem_matches("01_basic", "group or fan")
     for bad in ("group or", "group fan", "and group", "not"):
         with pytest.raises(ValueError, match="pattern"):
             discover(tmp_path, bad)
@@ -116,6 +121,8 @@ def test_resolve_input_follows_the_cli_rule(
 @pytest.fixture(scope="module")
 def group_records() -> dict[str, dict[str, Any]]:
     """GROUP_YAML recorded in every state in this process, counting scheduler use."""
+    from parallel.scheduler import ThreadPoolScheduler
+
     calls: dict[str, list[str]] = {}
     originals = (ThreadPoolScheduler.run_branches, SequentialScheduler.run_branches)
     current = {"state": ""}
@@ -141,6 +148,7 @@ def group_records() -> dict[str, dict[str, Any]]:
     return records
 
 
+@needs_parallel
 def test_every_state_gives_the_same_record(group_records: dict[str, Any]) -> None:
     reference = group_records["off"]
     assert group_records["absent"] == reference
@@ -149,6 +157,7 @@ def test_every_state_gives_the_same_record(group_records: dict[str, Any]) -> Non
     assert reference["pipeline"] == GROUP_YAML.stem
 
 
+@needs_parallel
 def test_on_really_ran_the_thread_pool(group_records: dict[str, Any]) -> None:
     calls = group_records["_calls"]
     assert calls["on"] == ["thread_pool"]
@@ -156,12 +165,14 @@ def test_on_really_ran_the_thread_pool(group_records: dict[str, Any]) -> None:
     assert calls["absent"] == ["sequential"]
 
 
+@needs_parallel
 def test_recording_twice_gives_the_same_record(group_records: dict[str, Any]) -> None:
     with activate("off"):
         again = record_pipeline(GROUP_YAML, RecordSettings(time_scale=0, jitter_seed=None))
     assert again == group_records["off"]
 
 
+@needs_parallel
 def test_record_holds_nothing_volatile(group_records: dict[str, Any]) -> None:
     text = json.dumps(group_records["on"])
     assert tempfile.gettempdir() not in text
@@ -175,6 +186,7 @@ def test_record_holds_nothing_volatile(group_records: dict[str, Any]) -> None:
     assert all(r["processing_time"] == "<volatile>" for r in record["step_results"])
 
 
+@needs_parallel
 def test_record_shape(group_records: dict[str, Any]) -> None:
     record = group_records["off"]
     assert set(record) == {
@@ -212,6 +224,7 @@ def test_record_shape(group_records: dict[str, Any]) -> None:
     assert record["step_results"][0]["parallel_results"][0]["result"]["cost"] == 0.001
 
 
+@needs_parallel
 def test_media_input_is_copied_into_the_workdir() -> None:
     with activate("off"):
         record = record_pipeline(VIDEO_YAML, RecordSettings(time_scale=0))
@@ -220,6 +233,7 @@ def test_media_input_is_copied_into_the_workdir() -> None:
     assert any(name.endswith(".vtt") for name in record["files"])
 
 
+@needs_parallel
 def test_settings_env_restored_and_wrong_state_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TIME_SCALE_ENV, "7")
     monkeypatch.delenv(JITTER_SEED_ENV, raising=False)
@@ -242,6 +256,7 @@ def _broken_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@needs_parallel
 def test_a_pipeline_that_raises_becomes_a_one_line_error(tmp_path: Path) -> None:
     paths = discover(_broken_folder(tmp_path))
     with activate("off"):
@@ -254,6 +269,7 @@ def test_a_pipeline_that_raises_becomes_a_one_line_error(tmp_path: Path) -> None
     assert "\n" not in outcome.errors["02_missing_asset"]
 
 
+@needs_parallel
 def test_worker_main_writes_records_and_errors(tmp_path: Path) -> None:
     out = tmp_path / "out" / "off.json"
     (tmp_path / "in").mkdir()
@@ -296,6 +312,7 @@ def test_worker_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out == ""
 
 
+@needs_parallel
 def test_subprocess_records_equal_in_process_records() -> None:
     pattern = "06_video or 11_group"
     settings = RecordSettings(time_scale=0.0005, jitter_seed=3)

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-import parallel
 from ai_content_pipeline.config import features
 from ai_content_pipeline.pipeline.executor import ChainExecutor
 from ai_content_pipeline.utils.file_manager import FileManager
@@ -28,6 +27,8 @@ from harness.states import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+# Tests that need the real `parallel` package (skipped under AICP_BLOCK_PARALLEL=1).
+needs_parallel = pytest.mark.requires_parallel
 
 
 def _executor(tmp_path: Path) -> ChainExecutor:
@@ -44,8 +45,8 @@ def test_constants() -> None:
     ("state", "flag", "scheduler"),
     [
         ("absent", "false", "SequentialScheduler"),
-        ("off", "false", "SequentialScheduler"),
-        ("on", "true", "ParallelExtension"),
+        pytest.param("off", "false", "SequentialScheduler", marks=needs_parallel),
+        pytest.param("on", "true", "ParallelExtension", marks=needs_parallel),
     ],
 )
 def test_each_state_takes_effect(tmp_path: Path, state: str, flag: str, scheduler: str) -> None:
@@ -59,7 +60,10 @@ def test_each_state_takes_effect(tmp_path: Path, state: str, flag: str, schedule
     assert not home.exists()
 
 
+@needs_parallel
 def test_absent_blocks_parallel_and_restores_it() -> None:
+    import parallel
+
     module = sys.modules["parallel"]
     meta_path = list(sys.meta_path)
     with activate("absent"):
@@ -110,6 +114,7 @@ def test_unknown_state_is_refused() -> None:
         pass
 
 
+@needs_parallel
 def test_wrong_state_raises(tmp_path: Path) -> None:
     with activate("off"):
         executor = _executor(tmp_path)

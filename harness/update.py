@@ -1,0 +1,233 @@
+"""`harness update`: rewrite the golden records from the reference state, then check the others.
+
+Why this order: the reference state (``off``, the shipped default) defines what a pipeline
+*should* produce; ``absent`` and ``on`` must then agree with it. Records are written one by one,
+atomically, and only for the YAMLs that ran — a ``-k`` run never touches (or removes) any other
+record. In CI a golden record must never be rewritten silently, hence the refusal without
+``--force``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .compare import describe
+from .gate import (
+    ERROR,
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    MATCH,
+    Cell,
+    GateResult,
+    check_states,
+    compare_cell,
+    discover_inputs,
+    record_in_states,
+    render_table,
+    symbols_for,
+)
+from .golden import API_STEM, GoldenError, GoldenStore, UpdatePlan, plan_update, serialize
+from .states import REFERENCE_STATE, STATES
+
+CI_ENV = "CI"
+
+
+@dataclass
+class UpdateOptions:
+    input_dir: Path = Path("input")
+    snapshots_dir: Path = Path("snapshots")
+    states: tuple[str, ...] = STATES
+    """States checked after writing; the reference state is always recorded."""
+    pattern: str | None = None
+    force: bool = False
+    jobs: int = 0
+    time_scale: float = 0.001
+    quiet: bool = False
+    out: TextIO | None = None
+    err: TextIO | None = None
+
+
+@dataclass
+class UpdateResult:
+    exit_code: int = EXIT_OK
+    plan: UpdatePlan = field(default_factory=UpdatePlan)
+    api: str = "skipped"  # added | changed | unchanged | skipped | error
+    written: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def ci_refusal(force: bool, environ: Mapping[str, str] | None = None) -> str | None:
+    """The refusal message when `CI` is set (non-empty) and not forced, else None."""
+    value = (os.environ if environ is None else environ).get(CI_ENV, "")
+    if value.strip() and not force:
+        return (
+            f"refusing to update golden records because {CI_ENV}={value!r} is set; "
+            "golden records are updated on a workstation and committed (use --force to override)"
+        )
+    return None
+
+
+def run_update(options: UpdateOptions) -> UpdateResult:
+    """Record ``off``, write what changed, remove what is unused (unfiltered only), check the rest.
+
+    Raises `gate.UsageError` for bad input before anything is recorded or written.
+    """
+    out = options.out or sys.stdout
+    err = options.err or sys.stderr
+    result = UpdateResult()
+
+    def say(line: str) -> None:
+        if not options.quiet:
+            print(line, file=err, flush=True)
+
+    if message := ci_refusal(options.force):
+        print(f"harness update: {message}", file=err)
+        result.exit_code = EXIT_USAGE
+        return result
+    others = [s for s in check_states(options.states) if s != REFERENCE_STATE]
+    selected, all_stems = discover_inputs(options.input_dir, options.pattern)
+    store = GoldenStore(options.snapshots_dir)
+    started = time.perf_counter()
+    try:
+        say(f"recording {len(selected)} YAML(s) in the reference state {REFERENCE_STATE!r}…")
+        reference = record_in_states(
+            options.input_dir,
+            [REFERENCE_STATE],
+            pattern=options.pattern,
+            jobs=options.jobs,
+            time_scale=options.time_scale,
+        )[REFERENCE_STATE]
+        for stem, error in sorted(reference.errors.items()):
+            result.errors.append(f"{stem} [{REFERENCE_STATE}] run failed: {error}")
+        records = dict(reference.records)
+        ran = [p.stem for p in selected]
+        result.plan = plan_update(
+            store, records, ran, all_stems, filtered=options.pattern is not None
+        )
+        _write(store, records, result)
+        if options.pattern is None:
+            _write_api(store, result)
+        _print_plan(result, out)
+        if others and records:
+            say(f"checking {', '.join(others)} against the new records…")
+            _check_others(options, others, records, result, out)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        print("harness update: interrupted; records already written are complete", file=err)
+    for line in result.errors:
+        print(line, file=out)
+    elapsed = time.perf_counter() - started
+    if result.interrupted:
+        result.exit_code = EXIT_INTERRUPTED
+    elif result.errors or result.mismatches:
+        result.exit_code = EXIT_FAIL
+    verdict = {EXIT_OK: "OK", EXIT_FAIL: "FAIL", EXIT_INTERRUPTED: "INTERRUPTED"}
+    print(f"update {verdict.get(result.exit_code, 'FAIL')} in {elapsed:.1f} s", file=out)
+    return result
+
+
+def _attempt(result: UpdateResult, what: str, action: Callable[[], object]) -> bool:
+    try:
+        action()
+    except (OSError, GoldenError) as exc:
+        result.errors.append(f"{what}: {getattr(exc, 'strerror', None) or exc}")
+        return False
+    return True
+
+
+def _write(store: GoldenStore, records: Mapping[str, Any], result: UpdateResult) -> None:
+    """Each record atomically; a failed write leaves that record as it was and is reported."""
+    for stem in result.plan.to_write:
+        if _attempt(
+            result,
+            f"cannot write {store.path_for(stem)}",
+            lambda s=stem: store.write(s, records[s]),
+        ):
+            result.written.append(stem)
+    for stem in result.plan.removed:
+        _attempt(result, f"cannot remove {store.path_for(stem)}", lambda s=stem: store.remove(s))
+
+
+def _write_api(store: GoldenStore, result: UpdateResult) -> None:
+    from .api import snapshot_api
+
+    try:
+        snapshot = snapshot_api()
+        old = store.read_text(API_STEM)
+    except GoldenError as exc:
+        result.api = "error"
+        result.errors.append(str(exc))
+        return
+    except Exception as exc:
+        result.api = "error"
+        result.errors.append(f"{API_STEM}: API snapshot failed: {type(exc).__name__}: {exc}")
+        return
+    if old == serialize(snapshot):
+        result.api = "unchanged"
+        return
+    if _attempt(
+        result, f"cannot write {store.path_for(API_STEM)}", lambda: store.write(API_STEM, snapshot)
+    ):
+        result.api = "added" if old is None else "changed"
+        result.written.append(API_STEM)
+    else:
+        result.api = "error"
+
+
+def _print_plan(result: UpdateResult, out: TextIO) -> None:
+    plan = result.plan
+    added = [s for s in plan.added if s in result.written]
+    changed = [s for s in plan.changed if s in result.written]
+    if result.api == "added":
+        added.append(API_STEM)
+    elif result.api == "changed":
+        changed.append(API_STEM)
+    unchanged = len(plan.unchanged) + (result.api == "unchanged")
+    print(f"added: {', '.join(added) or '-'}", file=out)
+    print(f"changed: {', '.join(changed) or '-'}", file=out)
+    print(f"removed: {', '.join(plan.removed) or '-'}", file=out)
+    print(f"unchanged: {unchanged}", file=out)
+
+
+def _check_others(
+    options: UpdateOptions,
+    others: list[str],
+    reference: Mapping[str, Any],
+    result: UpdateResult,
+    out: TextIO,
+) -> None:
+    """The other states must reproduce the new reference records exactly."""
+    recorded = record_in_states(
+        options.input_dir,
+        others,
+        pattern=options.pattern,
+        jobs=options.jobs,
+        time_scale=options.time_scale,
+    )
+    table = GateResult(stems=sorted(reference), states=(REFERENCE_STATE, *others))
+    for stem in table.stems:
+        row = table.cells.setdefault(stem, {})
+        row[REFERENCE_STATE] = compare_cell(reference[stem], reference[stem])
+        for state in others:
+            records = recorded[state]
+            if stem in records.errors:
+                result.errors.append(f"{stem} [{state}] run failed: {records.errors[stem]}")
+                row[state] = Cell(ERROR, records.errors[stem])
+                continue
+            cell = compare_cell(reference[stem], records.records.get(stem, {}))
+            row[state] = cell
+            if cell.status != MATCH:
+                result.mismatches.extend(describe(stem, state, cell.diffs).splitlines())
+    print(render_table(table, symbols_for(out)), file=out)
+    for line in result.mismatches:
+        print(line, file=out)
