@@ -395,10 +395,14 @@ def render_table(result: GateResult, symbols: Mapping[str, str] = _SYMBOLS) -> s
     """The YAML x state table, one row per YAML."""
     width = max([len("YAML"), *(len(s) for s in result.stems)])
     cols = [max(len(state), *(len(v) for v in symbols.values())) for state in result.states]
-    lines = ["  ".join(["YAML".ljust(width), *(s.ljust(c) for s, c in zip(result.states, cols, strict=True))])]
+
+    def row(first: str, cells: Sequence[str]) -> str:
+        padded = (c.ljust(w) for c, w in zip(cells, cols, strict=True))
+        return "  ".join([first.ljust(width), *padded])
+
+    lines = [row("YAML", result.states)]
     for stem in result.stems:
-        marks = [symbols[result.cell(stem, state).status] for state in result.states]
-        lines.append("  ".join([stem.ljust(width), *(m.ljust(c) for m, c in zip(marks, cols, strict=True))]))
+        lines.append(row(stem, [symbols[result.cell(stem, s).status] for s in result.states]))
     return "\n".join(line.rstrip() for line in lines)
 
 
