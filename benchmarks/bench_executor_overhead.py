@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import add_row
+from _tables import add_row
 
 from ai_content_pipeline.models.media import make_png
 from ai_content_pipeline.pipeline.chain import ContentCreationChain

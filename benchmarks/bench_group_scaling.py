@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import add_row
+from _tables import add_row
 
 from ai_content_pipeline.config.constants import estimated_seconds
 from ai_content_pipeline.config.features import PARALLEL_ENV_VAR

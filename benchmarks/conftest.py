@@ -16,36 +16,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from _tables import TABLES, render
 
 from ai_content_pipeline.config.features import PARALLEL_ENV_VAR
 from ai_content_pipeline.models.stub import JITTER_SEED_ENV, TIME_SCALE_ENV
 
-REPO = Path(__file__).resolve().parent.parent
-
-# title -> (header, rows); filled by the benchmarks, printed once at the end of the session.
-_TABLES: dict[str, tuple[list[str], list[list[str]]]] = {}
-
-
-def add_row(title: str, header: list[str], row: list[object]) -> None:
-    """Add one row to a summary table printed after the run (visible without ``-s``)."""
-    _, rows = _TABLES.setdefault(title, (header, []))
-    rows.append([str(cell) for cell in row])
-
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for title, (header, rows) in _TABLES.items():
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for title in TABLES:
         terminalreporter.write_sep("-", title)
-        terminalreporter.write_line(
-            "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))
-        )
-        for row in rows:
-            terminalreporter.write_line(
-                "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
-            )
+        for line in render(title):
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

@@ -55,9 +55,13 @@ __all__ = [
     "PerfThresholds",
     "PipelineRunner",
     "chain_model_seconds",
+    "has_group",
     "ideal_speedup",
+    "makespan",
     "measure_ab",
+    "patched_env",
     "pipeline_runner",
+    "refuse_under_xdist",
     "resolve_pipeline_input",
     "run_perf_gate",
 ]

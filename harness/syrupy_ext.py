@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SNAPSHOTS_DIR = Path(__file__).resolve().parent.parent / "snapshots"
 STEM_PARAM = "stem"
+_BOUND: dict[tuple[type, Path], type[GoldenRecordExtension]] = {}
 
 
 class GoldenRecordExtension(SingleFileSnapshotExtension):
@@ -44,8 +45,15 @@ class GoldenRecordExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def for_dir(cls, snapshots_dir: Path) -> type[GoldenRecordExtension]:
-        """A subclass bound to `snapshots_dir` (syrupy calls the location hooks on the class)."""
-        return type(cls.__name__, (cls,), {"snapshots_dir": Path(snapshots_dir).resolve()})
+        """A subclass bound to `snapshots_dir` (syrupy calls the location hooks on the class);
+        one class per folder, so syrupy sees the same extension for every test."""
+        folder = Path(snapshots_dir).resolve()
+        if folder == cls.snapshots_dir:
+            return cls
+        key = (cls, folder)
+        if key not in _BOUND:
+            _BOUND[key] = type(cls.__name__, (cls,), {"snapshots_dir": folder})
+        return _BOUND[key]
 
     # -- where -----------------------------------------------------------------------------------
 

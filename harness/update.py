@@ -27,6 +27,8 @@ from .gate import (
     MATCH,
     Cell,
     GateResult,
+    UsageError,
+    check_api_golden,
     check_states,
     compare_cell,
     discover_inputs,
@@ -100,13 +102,7 @@ def run_update(options: UpdateOptions) -> UpdateResult:
     started = time.perf_counter()
     try:
         say(f"recording {len(selected)} YAML(s) in the reference state {REFERENCE_STATE!r}…")
-        reference = record_in_states(
-            options.input_dir,
-            [REFERENCE_STATE],
-            pattern=options.pattern,
-            jobs=options.jobs,
-            time_scale=options.time_scale,
-        )[REFERENCE_STATE]
+        reference = _record(options, [REFERENCE_STATE])[REFERENCE_STATE]
         for stem, error in sorted(reference.errors.items()):
             result.errors.append(f"{stem} [{REFERENCE_STATE}] run failed: {error}")
         records = dict(reference.records)
@@ -121,10 +117,14 @@ def run_update(options: UpdateOptions) -> UpdateResult:
         if others and records:
             say(f"checking {', '.join(others)} against the new records…")
             _check_others(options, others, records, result, out)
+        if options.pattern is None and result.api != "error":
+            _check_api_states(store, (REFERENCE_STATE, *others), result)
     except KeyboardInterrupt:
         result.interrupted = True
         print("harness update: interrupted; records already written are complete", file=err)
-    for line in result.errors:
+    except RecordingFailed as exc:
+        result.errors.append(str(exc))
+    for line in [*result.mismatches, *result.errors]:
         print(line, file=out)
     elapsed = time.perf_counter() - started
     if result.interrupted:
@@ -134,6 +134,25 @@ def run_update(options: UpdateOptions) -> UpdateResult:
     verdict = {EXIT_OK: "OK", EXIT_FAIL: "FAIL", EXIT_INTERRUPTED: "INTERRUPTED"}
     print(f"update {verdict.get(result.exit_code, 'FAIL')} in {elapsed:.1f} s", file=out)
     return result
+
+
+class RecordingFailed(Exception):
+    """A state's recording crashed as a whole (e.g. its worker process died)."""
+
+
+def _record(options: UpdateOptions, states: list[str]) -> dict[str, Any]:
+    try:
+        return record_in_states(
+            options.input_dir,
+            states,
+            pattern=options.pattern,
+            jobs=options.jobs,
+            time_scale=options.time_scale,
+        )
+    except (KeyboardInterrupt, UsageError):
+        raise
+    except Exception as exc:
+        raise RecordingFailed(f"recording failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _attempt(result: UpdateResult, what: str, action: Callable[[], object]) -> bool:
@@ -207,13 +226,7 @@ def _check_others(
     out: TextIO,
 ) -> None:
     """The other states must reproduce the new reference records exactly."""
-    recorded = record_in_states(
-        options.input_dir,
-        others,
-        pattern=options.pattern,
-        jobs=options.jobs,
-        time_scale=options.time_scale,
-    )
+    recorded = _record(options, others)
     table = GateResult(stems=sorted(reference), states=(REFERENCE_STATE, *others))
     for stem in table.stems:
         row = table.cells.setdefault(stem, {})
@@ -229,5 +242,11 @@ def _check_others(
             if cell.status != MATCH:
                 result.mismatches.extend(describe(stem, state, cell.diffs).splitlines())
     print(render_table(table, symbols_for(out)), file=out)
-    for line in result.mismatches:
-        print(line, file=out)
+
+
+def _check_api_states(store: GoldenStore, states: tuple[str, ...], result: UpdateResult) -> None:
+    """The API record just written must hold in every state, as the gate will check."""
+    api = check_api_golden(store, states)
+    if not api.ok:
+        details = api.breaking or [api.message]
+        result.mismatches.extend(f"{API_STEM}: {line}" for line in details)

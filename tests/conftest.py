@@ -122,3 +122,75 @@ def parallel_blocked():
 # ============================================================================================
 # END section: parallel-package blocking (AICP_BLOCK_PARALLEL)
 # ============================================================================================
+
+
+# ============================================================================================
+# BEGIN section: golden records (harness) -- owned by tests/test_golden.py.
+#
+# Options choose the corpus and the golden folder the golden tests use (defaults: the repo's
+# `input/` and `snapshots/`), and `golden_snapshot` is syrupy's `snapshot` fixture bound to
+# `harness.syrupy_ext.GoldenRecordExtension`, so `pytest --snapshot-update` writes exactly the
+# files `harness update` writes. Hooks use `specname` so they never clash with other sections.
+# ============================================================================================
+_GOLDEN_REPO = _aicp_os.path.dirname(_aicp_os.path.dirname(_aicp_os.path.realpath(__file__)))
+
+
+@_aicp_pytest.hookimpl(specname="pytest_addoption")
+def pytest_addoption_harness_golden(parser):
+    group = parser.getgroup("golden", "harness golden records")
+    group.addoption(
+        "--golden-input",
+        default=_aicp_os.path.join(_GOLDEN_REPO, "input"),
+        help="folder of pipeline YAMLs for tests/test_golden.py (default: input/)",
+    )
+    group.addoption(
+        "--golden-snapshots",
+        default=_aicp_os.path.join(_GOLDEN_REPO, "snapshots"),
+        help="golden record folder for tests/test_golden.py (default: snapshots/)",
+    )
+    group.addoption(
+        "--golden-time-scale",
+        type=float,
+        default=0.001,
+        help="stub latency scale for golden recordings (default 0.001)",
+    )
+
+
+@_aicp_pytest.hookimpl(specname="pytest_configure")
+def pytest_configure_harness_golden(config):
+    # A golden record's syrupy name is its YAML stem, not the test's name; syrupy warns that it
+    # "can not relate" the two on every update. That is the design, not a problem.
+    config.addinivalue_line("filterwarnings", r"ignore:\s*Can not relate snapshot name:UserWarning")
+
+
+@_aicp_pytest.fixture(scope="session")
+def golden_input_dir(pytestconfig):
+    from pathlib import Path
+
+    return Path(pytestconfig.getoption("golden_input")).resolve()
+
+
+@_aicp_pytest.fixture(scope="session")
+def golden_snapshots_dir(pytestconfig):
+    from pathlib import Path
+
+    return Path(pytestconfig.getoption("golden_snapshots")).resolve()
+
+
+@_aicp_pytest.fixture(scope="session")
+def golden_updating(pytestconfig):
+    """True under `pytest --snapshot-update`."""
+    return bool(getattr(pytestconfig.option, "update_snapshots", False))
+
+
+@_aicp_pytest.fixture
+def golden_snapshot(snapshot, golden_snapshots_dir):
+    """syrupy's `snapshot`, storing `<golden-snapshots>/<name>.json` in the golden format."""
+    from harness.syrupy_ext import GoldenRecordExtension
+
+    return snapshot.use_extension(GoldenRecordExtension.for_dir(golden_snapshots_dir))
+
+
+# ============================================================================================
+# END section: golden records (harness)
+# ============================================================================================
