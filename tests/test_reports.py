@@ -585,10 +585,11 @@ def test_failed_write_keeps_previous_report(
     path = tmp_path / "r.json"
     write_report(path, {"v": "old"})
 
-    def failing_fsync(fd: int) -> None:
+    def failing_fdopen(fd: int, *args: object, **kwargs: object) -> object:
+        os.close(fd)
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fdopen", failing_fdopen)
     with pytest.raises(ReportWriteError):
         write_report(path, {"v": "new"})
     assert json.loads(path.read_text(encoding="utf-8")) == {"v": "old"}
