@@ -109,6 +109,8 @@ class ChainExecutor:
                 error="Chain validation failed: " + "; ".join(problems),
                 step_results=[],
             )
+        self.last_report_path = None
+        self.last_report_error = None
         run = _Run(chain, input_data, self._output_root(chain), secrets.token_hex(6))
         started = time.perf_counter()
         try:
@@ -319,7 +321,10 @@ class ChainExecutor:
     def _save_execution_report(self, report: dict[str, Any], run: _Run) -> Path | None:
         """Write the report; a failure is recorded and logged, never swallowed silently."""
         path = reports.execution_report_path(run.output_dir, run.chain.name, run.execution_id)
-        return self._write(path, report)
+        written = self._write(path, report)
+        if written is not None:
+            self.last_report_path = written
+        return written
 
     def _create_intermediate_report(self, run: _Run, number: int) -> dict[str, Any]:
         return reports.build_intermediate_report(
@@ -347,7 +352,6 @@ class ChainExecutor:
             self.last_report_error = str(exc)
             logger.error("%s", exc)
             return None
-        self.last_report_path = written
         return written
 
 

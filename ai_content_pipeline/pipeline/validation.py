@@ -128,6 +128,12 @@ class _Checker:
         for key in ("name", "output_dir", "temp_dir", "input_type"):
             if key in config and not isinstance(config[key], str):
                 self.add((key,), f"top-level field '{key}' must be a string")
+        if isinstance(config.get("temp_dir"), str) and _escapes(config["temp_dir"]):
+            self.add(
+                ("temp_dir",),
+                f"top-level field 'temp_dir' must be a relative path inside output_dir, "
+                f"got '{config['temp_dir']}'",
+            )
         for key in ("save_intermediates", "cleanup_temp"):
             if key in config and not isinstance(config[key], bool):
                 self.add((key,), f"top-level field '{key}' must be true or false")
