@@ -25,6 +25,9 @@ from harness.compare import describe, diff_records
 from harness.golden import API_STEM, GoldenError, GoldenStore, plan_update, serialize
 from harness.syrupy_ext import GoldenRecordExtension
 
+# The gate records the `on` state, which needs the parallel package.
+pytestmark = pytest.mark.requires_parallel
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = (
     "01_text_to_image_basic",
