@@ -368,3 +368,11 @@ def test_where_without_a_line_is_just_the_path() -> None:
     loaded = LoadedConfig(path=Path("x.json"), data={"steps": []})
     assert loaded.line_of(("steps", 0)) is None
     assert loaded.where(("steps", 0)) == "x.json"
+
+
+def test_unterminated_quote_points_at_the_line_it_opened(tmp_path: Path) -> None:
+    path = tmp_path / "quote.yaml"
+    path.write_text('name: x\nprompt: "abc\nsteps:\n  - type: text_to_image\n    model: flux_dev\n')
+    with pytest.raises(ConfigError) as info:
+        load_config_file(path)
+    assert info.value.location == f"{path}:2"

@@ -220,7 +220,10 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
 
 
 def _yaml_where(exc: yaml.MarkedYAMLError, source: str) -> str:
+    """Line of the fault; an unterminated quote or bracket points where it was opened."""
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and "end of stream" in str(exc.problem or ""):
+        mark = exc.context_mark
     return f"{source}:{mark.line + 1}" if mark is not None else source
 
 
