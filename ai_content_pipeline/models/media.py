@@ -107,11 +107,12 @@ def make_wav(seed: bytes, seconds: float = 0.5, rate: int = 8000) -> bytes:
     frequency = 220 + int.from_bytes(expand_seed(seed, 2, b"wav"), "big") % 661
     frames = round(seconds * rate)
     amplitude = 12000
-    samples = bytearray()
+    levels = []
     for i in range(frames):
         phase = (i * frequency * 4096 // rate) % 4096  # one period = 4096 phase units
         level = phase if phase < 2048 else 4096 - phase  # triangle 0..2048..0
-        samples += struct.pack("<h", (level - 1024) * amplitude // 1024)
+        levels.append((level - 1024) * amplitude // 1024)
+    samples = struct.pack(f"<{frames}h", *levels)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
