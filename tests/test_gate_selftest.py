@@ -54,7 +54,7 @@ COST_YAML = """\
 # The group's cost is a float sum that depends on the order of its terms.
 name: 90_cost_order
 description: "parallel_group (collect_all): gen4 (slowest, 0.08 USD) first, cheaper ones after."
-prompt: "A paper boat on a puddle after the rain"
+prompt: "A field of sunflowers under a thunderstorm"
 input_type: text
 output_dir: output
 save_intermediates: false

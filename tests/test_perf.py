@@ -255,15 +255,16 @@ def test_noise_widens_the_on_vs_off_limit() -> None:
 
 def test_group_yaml_gets_a_speedup_check_against_the_ideal() -> None:
     clock = FakeClock()
-    fast = gate([GROUP], fake_factory(clock, 1.0, lambda _n: 0.5), clock)
+    # A huge group scale makes the (fake, 1 s) serial part negligible: ideal -> model ideal 2.0.
+    fast = gate([GROUP], fake_factory(clock, 1.0, lambda _n: 0.5), clock, group_time_scale=1e6)
     kinds = {c.kind: c for c in fast.checks}
     assert set(kinds) == {"on_vs_off", "speedup", "overhead"}
     assert kinds["speedup"].passed
     assert kinds["speedup"].measured == pytest.approx(2.0)
-    assert kinds["speedup"].threshold == pytest.approx(0.9 * 2.0)
+    assert kinds["speedup"].threshold == pytest.approx(0.9 * 2.0, rel=1e-4)
 
     clock = FakeClock()
-    slow = gate([GROUP], fake_factory(clock, 1.0, lambda _n: 0.7), clock)
+    slow = gate([GROUP], fake_factory(clock, 1.0, lambda _n: 0.7), clock, group_time_scale=1e6)
     speedup = next(c for c in slow.checks if c.kind == "speedup")
     assert not speedup.passed
     assert len(speedup.attempts) == 2
@@ -278,12 +279,13 @@ def test_overhead_check_compares_whole_corpus_runs_at_scale_zero() -> None:
         scales.append((on, scale))
         return lambda: clock.advance(1.3 if (on and scale == 0) else 1.0)
 
-    report = gate([LINEAR, GROUP], factory, clock, time_scale=0.002)
+    report = gate([LINEAR, GROUP], factory, clock, time_scale=0.002, group_time_scale=0.002)
     overhead = report.checks[-1]
     assert overhead.kind == "overhead"
     assert overhead.measured == pytest.approx(1.3)  # 2 x 1.3 / 2 x 1.0
     assert not overhead.passed
-    assert scales.count((True, 0.0)) == 2 and scales.count((False, 0.0)) == 2
+    # corpus runs at scale 0, plus the group's serial-part probe (off, scale 0)
+    assert scales.count((True, 0.0)) == 2 and scales.count((False, 0.0)) == 3
     assert scales.count((True, 0.002)) == 2
 
 
@@ -364,3 +366,12 @@ def test_pipeline_runner_names_a_missing_input(tmp_path: Path) -> None:
 def test_median_helpers_agree_with_statistics() -> None:
     result = ABResult((3.0, 1.0, 2.0, 4.0), (1.0, 1.0, 1.0, 1.0))
     assert result.median_a == statistics.median([3.0, 1.0, 2.0, 4.0])
+
+
+def test_wall_ideal_speedup_is_amdahl() -> None:
+    from harness.perf import wall_ideal_speedup
+
+    # 100 model-s sequential, 25 critical, scale 0.001, 25 ms of executor work that cannot overlap
+    assert wall_ideal_speedup(100, 25, 0.001, 0.025) == pytest.approx(0.125 / 0.050)
+    assert wall_ideal_speedup(100, 25, 0.001, 0.0) == pytest.approx(4.0)
+    assert wall_ideal_speedup(0, 0, 0.001, 0.0) == 1.0
