@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,9 +18,14 @@ POOL_CEILING = 64
 class ThreadPoolScheduler:
     """Runs a group's branches concurrently, at most `max_workers` at a time.
 
-    Results are returned in declaration order whatever the completion order; the
-    core merges them, so nothing downstream can tell this scheduler from the
-    sequential one except by the clock.
+    `max_workers` workers pull the next branch in declaration order whenever they are free
+    (greedy list scheduling, which is what the harness's timing model assumes). The calling
+    thread is one of those workers, so a group needs only `max_workers - 1` pool threads and
+    short branches do not pay a thread hand-off each.
+
+    Results are returned in declaration order whatever the completion order; the core merges
+    them, so nothing downstream can tell this scheduler from the sequential one except by
+    the clock.
     """
 
     def __init__(self, pool: ThreadPoolExecutor) -> None:
@@ -28,26 +34,30 @@ class ThreadPoolScheduler:
     def run_branches(self, tasks: Sequence[BranchTask], max_workers: int) -> list[dict[str, Any]]:
         results: list[dict[str, Any] | None] = [None] * len(tasks)
         waiting = iter(tasks)
-        in_flight: dict[Future[dict[str, Any]], int] = {}
+        lock = threading.Lock()
+        stopped = threading.Event()
 
-        def submit_next() -> None:
-            task = next(waiting, None)
-            if task is not None:
-                in_flight[self._pool.submit(task.run)] = task.index
+        def take() -> BranchTask | None:
+            with lock:
+                return None if stopped.is_set() else next(waiting, None)
 
+        def work() -> None:
+            while (task := take()) is not None:
+                results[task.index] = task.run()
+
+        helpers: list[Future[None]] = [
+            self._pool.submit(work) for _ in range(min(max(1, max_workers), len(tasks)) - 1)
+        ]
         try:
-            for _ in range(max(1, max_workers)):
-                submit_next()
-            while in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    results[in_flight.pop(future)] = future.result()
-                    submit_next()
+            work()
+            for helper in helpers:
+                helper.result()
         except BaseException:
-            # Ctrl-C or a scheduler fault: pending branches never start; running ones are
-            # joined by the run scope before the failure report is written.
-            for future in in_flight:
-                future.cancel()
+            # Ctrl-C or a scheduler fault: branches not yet taken never start; running ones
+            # finish and are joined by the run scope before the failure report is written.
+            stopped.set()
+            for helper in helpers:
+                helper.cancel()
             raise
         return [result for result in results if result is not None]
 
