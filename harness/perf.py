@@ -412,11 +412,16 @@ class PerfThresholds:
 
     min_margin: float = 0.05
     noise_multiplier: float = 3.0
+    max_margin: float = 0.25
+    """Noise may widen the limit only this far, so a 30 % slowdown can never hide in it."""
+    min_side_seconds: float = 0.1
+    """Short pipelines get more pairs, until each side measures at least this long."""
     speedup_fraction: float = 0.9
     overhead_max_ratio: float = 1.25
 
     def on_vs_off_max_ratio(self, noise: float) -> float:
-        return 1.0 + max(self.min_margin, self.noise_multiplier * noise)
+        widening = min(self.max_margin, self.noise_multiplier * noise)
+        return 1.0 + max(self.min_margin, widening)
 
     def min_speedup(self, ideal: float) -> float:
         return self.speedup_fraction * ideal
@@ -622,9 +627,12 @@ def run_perf_gate(
             # milliseconds, the same order as thread start-up, and the check would measure noise.
             scale = max(time_scale, group_time_scale) if grouped else time_scale
             off, on = make(path, False, scale), make(path, True, scale)
-            first = measure_ab(off, on, pairs, warmup, clock=clock)
+            probe_started = clock()
+            off()
+            needed = _pairs_for(clock() - probe_started, pairs, limits.min_side_seconds)
+            first = measure_ab(off, on, needed, warmup, clock=clock)
             # The re-measure follows straight on, with warm runners: no second warmup.
-            measure = functools.partial(measure_ab, off, on, pairs, 0, clock=clock)
+            measure = functools.partial(measure_ab, off, on, needed, 0, clock=clock)
             judges: list[tuple[CheckKind, Callable[[ABResult], _Verdict]]] = [
                 ("on_vs_off", functools.partial(_on_vs_off, thresholds=limits)),
             ]
@@ -668,6 +676,13 @@ def run_perf_gate(
         "yaml_count": len(paths),
     }
     return PerfReport(checks, clock() - started, settings)
+
+
+def _pairs_for(run_seconds: float, pairs: int, min_side_seconds: float, cap: int = 15) -> int:
+    """Enough pairs that a short pipeline's noise estimate rests on more than a few samples."""
+    if run_seconds <= 0:
+        return max(pairs, cap)
+    return max(pairs, min(cap, math.ceil(min_side_seconds / run_seconds)))
 
 
 def _in_turn(runners: Sequence[Callable[[], None]]) -> Callable[[], None]:

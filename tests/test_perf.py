@@ -244,13 +244,32 @@ def test_a_failing_check_is_measured_once_more_before_it_fails() -> None:
 
 def test_noise_widens_the_on_vs_off_limit() -> None:
     clock = FakeClock()
-    # On/off ratios 1.0, 1.1, 1.2 -> median 1.1, MAD 0.1 -> noise 0.148 -> limit 1.445.
-    durations = {1: 1.0, 2: 1.0, 3: 1.1, 4: 1.2}
+    # On/off ratios 1.0, 1.05, 1.1 -> median 1.05, MAD 0.05 -> noise 0.074 -> limit 1.222.
+    durations = {1: 1.0, 2: 1.0, 3: 1.05, 4: 1.1}
     report = gate([LINEAR], fake_factory(clock, 1.0, lambda n: durations.get(n, 1.0)), clock)
     check = report.checks[0]
     assert check.passed
-    assert check.measured == pytest.approx(1.1)
-    assert check.threshold == pytest.approx(1 + 3 * 1.4826 * 0.1)
+    assert check.measured == pytest.approx(1.05)
+    assert check.threshold == pytest.approx(1 + 3 * 1.4826 * 0.05)
+
+
+def test_noise_never_widens_the_limit_past_the_cap() -> None:
+    clock = FakeClock()
+    # Ratios 1.0, 1.3, 1.6 would give noise 0.44 -> uncapped limit 2.33; the cap keeps 1.25.
+    durations = {1: 1.0, 2: 1.0, 3: 1.3, 4: 1.6}
+    report = gate([LINEAR], fake_factory(clock, 1.0, lambda n: durations.get(n, 1.0)), clock)
+    first = report.checks[0].attempts[0]
+    assert first["threshold"] == pytest.approx(1.25)
+    assert first["measured"] == pytest.approx(1.3)
+    assert not first["passed"]
+
+
+def test_short_pipelines_get_more_pairs() -> None:
+    from harness.perf import _pairs_for
+
+    assert _pairs_for(0.008, 3, 0.1) == 13
+    assert _pairs_for(0.5, 3, 0.1) == 3
+    assert _pairs_for(0.0001, 3, 0.1) == 15
 
 
 def test_group_yaml_gets_a_speedup_check_against_the_ideal() -> None:
