@@ -7,13 +7,13 @@ in CI), 130 interrupted. Errors are one line; a traceback only with ``--debug``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .argtypes import non_negative_float
 from .gate import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_USAGE, GateOptions, UsageError, run_gate
 from .golden import GoldenError
 from .states import STATES
@@ -37,16 +37,6 @@ def _states(text: str) -> tuple[str, ...]:
             f"unknown state(s) {', '.join(unknown) or '(none)'}; choose from {','.join(STATES)}"
         )
     return tuple(s for s in STATES if s in wanted)
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
-    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -81,7 +71,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--time-scale",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=0.001,
         help="stub latency scale (default 0.001; 0 = no sleeping)",
     )

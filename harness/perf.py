@@ -18,7 +18,6 @@ Why this shape:
 from __future__ import annotations
 
 import functools
-import heapq
 import math
 import os
 import shutil
@@ -45,6 +44,7 @@ from ai_content_pipeline.pipeline.chain import (
 )
 from ai_content_pipeline.pipeline.groups import DEFAULT_MAX_WORKERS
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
+from harness.timing import makespan
 
 __all__ = [
     "ABResult",
@@ -306,27 +306,6 @@ def pipeline_runner(yaml_path: Path, parallel_on: bool, time_scale: float) -> Pi
 
 
 # -- the deterministic timing model --------------------------------------------------------------
-
-
-def _makespan(latencies: Sequence[float], workers: int) -> float:
-    """Greedy list scheduling in declaration order: each task starts on the first free worker.
-
-    This is exactly what `parallel.ThreadPoolScheduler` does (submit the next branch whenever
-    one finishes), so it is the best the scheduler can do with zero overhead.
-    """
-    if not latencies:
-        return 0.0
-    free_at = [0.0] * max(1, min(int(workers), len(latencies)))
-    for latency in latencies:
-        start = heapq.heappop(free_at)
-        heapq.heappush(free_at, start + float(latency))
-    return max(free_at)
-
-
-try:  # the shared timing model (harness/timing.py); the local copy keeps perf.py standalone
-    from harness.timing import makespan
-except ImportError:  # pragma: no cover - only without harness/timing.py
-    makespan = _makespan
 
 
 def _call_seconds(step: PipelineStep) -> float:

@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+from harness.argtypes import non_negative_float
 from harness.states import STATES, activate, block_parallel_import  # nothing from the core
-
-
-def _time_scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
-    return value
 
 
 def _jitter_seed(text: str) -> int | None:
@@ -50,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state", required=True, choices=STATES)
     parser.add_argument("--input", required=True, type=Path, help="folder of pipeline YAMLs")
     parser.add_argument("-k", dest="pattern", default=None, help="select pipelines by stem")
-    parser.add_argument("--time-scale", type=_time_scale, default=0.001)
+    parser.add_argument("--time-scale", type=non_negative_float, default=0.001)
     parser.add_argument("--jitter-seed", type=_jitter_seed, default=1)
     parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
     return parser

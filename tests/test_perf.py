@@ -133,10 +133,10 @@ def test_on_vs_off_limit_widens_with_noise() -> None:
 
 
 def test_makespan_is_greedy_list_scheduling_in_order() -> None:
-    assert perf._makespan([15, 5, 10], 2) == 15
-    assert perf._makespan([5] * 5 + [10] * 5, 8) == 15
-    assert perf._makespan([3, 3, 3], 1) == 9
-    assert perf._makespan([], 4) == 0
+    assert perf.makespan([15, 5, 10], 2) == 15
+    assert perf.makespan([5] * 5 + [10] * 5, 8) == 15
+    assert perf.makespan([3, 3, 3], 1) == 9
+    assert perf.makespan([], 4) == 0
 
 
 def test_ideal_speedup_of_a_fan_out() -> None:
