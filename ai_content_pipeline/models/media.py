@@ -25,6 +25,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 _STORED_BLOCK_MAX = 0xFFFF
 
+IMAGE_SIZE = 32
+"""Side of the stub's square images: enough to view and hash, cheap to build on the hot path."""
+
 
 def expand_seed(seed: bytes, size: int, tag: bytes = b"") -> bytes:
     """`size` pseudo-random bytes from `seed` (SHA-256 in counter mode); `tag` separates uses."""
@@ -54,7 +57,7 @@ def _zlib_stored(data: bytes) -> bytes:
     return bytes(out)
 
 
-def make_png(seed: bytes, width: int = 64, height: int = 64) -> bytes:
+def make_png(seed: bytes, width: int = IMAGE_SIZE, height: int = IMAGE_SIZE) -> bytes:
     """An RGB PNG whose colours, gradient direction and stripes come from `seed`.
 
     Pixel (x, y), channel c = base[c] + x*step_x[c] + y*step_y[c] (+48 on odd stripes), mod 256.
@@ -76,13 +79,12 @@ def make_png(seed: bytes, width: int = 64, height: int = 64) -> bytes:
         for c in range(3):
             plain[c::3] = first_row[c::3].translate(_add_table((y * step_y[c]) & 0xFF))
         shaded = plain.translate(shade_table)
-        x = 0
-        while x < width:
-            band = (x + y) // stripe
-            end = min(width, (band + 1) * stripe - y)
-            if band % 2:
-                plain[3 * x : 3 * end] = shaded[3 * x : 3 * end]
-            x = end
+        # Odd bands of (x + y) // stripe are shaded; slices clamp at the row's end.
+        first_band = y // stripe
+        for band in range(first_band | 1, (y + width - 1) // stripe + 1, 2):
+            start = max(0, band * stripe - y) * 3
+            end = ((band + 1) * stripe - y) * 3
+            plain[start:end] = shaded[start:end]
         raw.append(0)  # filter type "None" for every scan line
         raw += plain
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace

@@ -57,7 +57,7 @@ from ..config.constants import (
     estimated_seconds,
 )
 from ..errors import UsageError
-from .media import MEDIA_EXTENSIONS, copy_atomic, make_media, sha256_file, write_atomic
+from .media import IMAGE_SIZE, MEDIA_EXTENSIONS, copy_atomic, make_media, sha256_file, write_atomic
 from .protocol import GenerationRequest, GenerationResult, Generator
 from .registry import ANY_MODEL, GeneratorRegistry
 
@@ -330,7 +330,7 @@ class _ImageGenerator(_FileGenerator):
     default_ext = ".png"
 
     def _metadata(self, request: GenerationRequest) -> dict[str, Any]:
-        return {"width": 64, "height": 64}
+        return {"width": IMAGE_SIZE, "height": IMAGE_SIZE}
 
 
 def _duration(value: Any, allowed: tuple[int, ...] | None) -> int | float:

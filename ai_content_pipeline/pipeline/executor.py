@@ -246,8 +246,12 @@ class ChainExecutor:
         attempts = 0
         while True:
             attempts += 1
-            # A fresh cancel flag per attempt: a timed-out attempt must not doom the retry.
-            attempt = dataclasses.replace(request, cancelled=threading.Event())
+            # A fresh cancel flag per retry: a timed-out attempt must not doom the next one.
+            attempt = (
+                request
+                if attempts == 1
+                else dataclasses.replace(request, cancelled=threading.Event())
+            )
             result = call_with_timeout(generator.generate, attempt, timeout)
             cost += result.cost
             if result.success or attempts > max(0, int(step.retry_count)):

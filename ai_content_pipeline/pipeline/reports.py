@@ -340,7 +340,9 @@ def write_report(path: Path, data: dict[str, Any]) -> Path:
     """
     path = Path(path)
     try:
-        text = json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n"
+        # One line: the C encoder is ~10x faster than indented output, and a report is
+        # read by tools (or `python -m json.tool`), not diffed by hand.
+        text = json.dumps(data, default=str, ensure_ascii=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise ReportWriteError(f"Could not serialise report {path}: {exc}") from exc
 
