@@ -564,7 +564,7 @@ def run_perf_gate(
     *,
     time_scale: float = 0.001,
     pairs: int = 3,
-    overhead_pairs: int = 7,
+    overhead_pairs: int = 15,
     warmup: int = 1,
     group_time_scale: float = 0.003,
     thresholds: PerfThresholds | None = None,

@@ -8,6 +8,12 @@ Deleting this package leaves every pipeline working, sequentially.
 from ai_content_pipeline.pipeline.groups import MergeStrategy
 
 from .extension import ParallelExtension
-from .scheduler import ThreadPoolScheduler, thread_pool_scope
+from .scheduler import BranchPool, ThreadPoolScheduler, thread_pool_scope
 
-__all__ = ["MergeStrategy", "ParallelExtension", "ThreadPoolScheduler", "thread_pool_scope"]
+__all__ = [
+    "BranchPool",
+    "MergeStrategy",
+    "ParallelExtension",
+    "ThreadPoolScheduler",
+    "thread_pool_scope",
+]

@@ -8,7 +8,7 @@ from typing import Any
 from ai_content_pipeline.pipeline.chain import PipelineStep, StepType, branch_steps
 from ai_content_pipeline.pipeline.groups import run_group
 
-from .scheduler import ThreadPoolScheduler, thread_pool_scope
+from .scheduler import BranchPool, ThreadPoolScheduler, thread_pool_scope
 
 
 class ParallelExtension:
@@ -21,6 +21,7 @@ class ParallelExtension:
     def __init__(self, base_executor: Any) -> None:
         self.base_executor = base_executor
         self.enabled = False
+        self._pool = BranchPool()
 
     def is_parallel_step(self, step_data: dict) -> bool:
         return step_data.get("type") == StepType.PARALLEL_GROUP.value
@@ -33,8 +34,13 @@ class ParallelExtension:
         )
 
     def run_scope(self) -> AbstractContextManager[ThreadPoolScheduler]:
-        """Scheduler for one chain run (the executor's scheduler seam)."""
-        return thread_pool_scope()
+        """Scheduler for one chain run (the executor's scheduler seam); every group of the run
+        shares this extension's pool."""
+        return thread_pool_scope(self._pool)
+
+    def close(self) -> None:
+        """Join the pool's threads (they also end with the interpreter)."""
+        self._pool.close()
 
     def execute_parallel_group(
         self,

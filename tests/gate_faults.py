@@ -60,7 +60,7 @@ def _in_completion_order(
     next branch submitted when one finishes); branches finishing in one `wait` round are taken
     in declaration order, so any reordering seen is a real one.
     """
-    pool = scheduler._pool
+    pool = scheduler._pool()
     waiting = iter(tasks)
     in_flight: dict[Future[dict[str, Any]], int] = {}
     finished: list[tuple[int, dict[str, Any]]] = []

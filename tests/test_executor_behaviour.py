@@ -524,6 +524,9 @@ def test_keyboard_interrupt_propagates_after_failure_report(
     assert "interrupt" in summary["error"].lower()
     assert summary["completed_steps"] == 1
     assert [d["step_type"] for d in report["step_execution_details"]] == ["text_to_image"]
+    extension = manager.executor._parallel_extension
+    if extension is not None:
+        extension.close()  # the shared pool outlives runs; closing it joins every thread
     leftover = [t.name for t in threading.enumerate() if t.name.startswith("aicp-branch")]
     assert leftover == []
     if where == "group_branch" and mode == PARALLEL:
