@@ -57,7 +57,15 @@ from ..config.constants import (
     estimated_seconds,
 )
 from ..errors import UsageError
-from .media import IMAGE_SIZE, MEDIA_EXTENSIONS, copy_atomic, make_media, sha256_file, write_atomic
+from .media import (
+    IMAGE_SIZE,
+    MEDIA_EXTENSIONS,
+    copy_atomic,
+    make_media,
+    sha256_file,
+    write_atomic,
+    write_content_addressed,
+)
 from .protocol import GenerationRequest, GenerationResult, Generator
 from .registry import ANY_MODEL, GeneratorRegistry
 
@@ -313,7 +321,7 @@ class _FileGenerator(_StubGenerator):
         path = (
             _output_dir(request) / f"{request.label}_{hashlib.sha256(data).hexdigest()[:12]}{ext}"
         )
-        write_atomic(path, data)
+        write_content_addressed(path, data)
         return GenerationResult(
             success=True, output_path=str(path), output_url=url, metadata=metadata
         )
