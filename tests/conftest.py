@@ -194,3 +194,19 @@ def golden_snapshot(snapshot, golden_snapshots_dir):
 # ============================================================================================
 # END section: golden records (harness)
 # ============================================================================================
+
+
+# ---- BEGIN: environment isolation -------------------------------------------------------------
+# `harness update` refuses to run when CI is set; the suite itself runs under CI, so tests that
+# need that behaviour set CI themselves (monkeypatch) and every other test sees it unset.
+@_aicp_pytest.fixture(scope="session", autouse=True)
+def _no_ci_variable():  # type: ignore[no-untyped-def]
+    saved = _aicp_os.environ.pop("CI", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            _aicp_os.environ["CI"] = saved
+
+
+# ---- END: environment isolation ---------------------------------------------------------------
