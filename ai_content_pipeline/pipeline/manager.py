@@ -16,7 +16,14 @@ from ..models.prompt_generation import UnifiedPromptGenerator
 from ..models.registry import GeneratorRegistry, build_registry
 from ..models.text_to_image import UnifiedTextToImageGenerator
 from ..utils.file_manager import FileManager
-from .chain import ContentCreationChain, PipelineStep, StepType, branch_steps, step_cost
+from .chain import (
+    ChainResult,
+    ContentCreationChain,
+    PipelineStep,
+    StepType,
+    branch_steps,
+    step_cost,
+)
 from .executor import ChainExecutor
 
 EXAMPLE_CONFIGS: dict[str, dict[str, Any]] = {
@@ -95,9 +102,10 @@ class AIPipelineManager:
             built.append(PipelineStep(step_type=step_type, model=model, params={}))
         return ContentCreationChain(name=name, steps=built, config={})
 
-    def execute_chain(self, chain: ContentCreationChain, input_data: str, **kwargs: Any):
-        from .chain import ChainResult
-
+    def execute_chain(
+        self, chain: ContentCreationChain, input_data: str, **kwargs: Any
+    ) -> ChainResult:
+        """Validate, then run; a chain that cannot run never reaches the executor."""
         errors = chain.validate()
         if errors:
             return ChainResult(
@@ -128,7 +136,7 @@ class AIPipelineManager:
         image_model: str = "auto",
         video_model: str = "auto",
         output_dir: str | None = None,
-    ):
+    ) -> ChainResult:
         """Text -> image -> video with the recommended (or given) models."""
         image = (
             self.text_to_image.recommend_model("speed") if image_model == "auto" else image_model
