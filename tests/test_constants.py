@@ -227,3 +227,11 @@ def test_all_costs_are_finite_numbers() -> None:
         for entries in table.values():
             for value in entries.values():
                 assert isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def test_every_step_type_table_agrees() -> None:
+    """The validators' list, the I/O table and the enum name the same types in the same order."""
+    from ai_content_pipeline.pipeline.chain import StepType
+    from ai_content_pipeline.pipeline.step_types import STEP_IO
+
+    assert list(c.ALL_STEP_TYPES) == [member.value for member in StepType] == list(STEP_IO)
