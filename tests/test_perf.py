@@ -334,6 +334,7 @@ def test_gate_refuses_to_run_under_xdist(monkeypatch: pytest.MonkeyPatch) -> Non
 # -- the in-process runner ---------------------------------------------------------------------
 
 
+@pytest.mark.requires_parallel
 def test_pipeline_runner_sets_flag_at_construction_and_restores_env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
