@@ -490,11 +490,12 @@ def _attempt_record(ab: ABResult, verdict: _Verdict) -> dict[str, Any]:
     }
 
 
-def _on_vs_off(ab: ABResult, thresholds: PerfThresholds) -> _Verdict:
-    limit = thresholds.on_vs_off_max_ratio(ab.noise)
+def _on_vs_off(ab: ABResult, thresholds: PerfThresholds, session_noise: float = 0.0) -> _Verdict:
+    noise = max(ab.noise, session_noise)
+    limit = thresholds.on_vs_off_max_ratio(noise)
     passed = ab.median_ratio <= limit
     text = (
-        f"on/off {ab.median_ratio:.3f} (limit {limit:.3f}, noise {ab.noise:.3f}; "
+        f"on/off {ab.median_ratio:.3f} (limit {limit:.3f}, noise {noise:.3f}; "
         f"off {ab.median_a * 1000:.1f} ms, on {ab.median_b * 1000:.1f} ms, {ab.pairs} pairs)"
     )
     return _Verdict(passed, ab.median_ratio, limit, text)
@@ -599,6 +600,7 @@ def run_perf_gate(
                 stack.callback(close)
             return runner
 
+        pending = []
         for path in paths:
             probe = _chain_of(path, None)
             grouped = probe is not None and has_group(probe)
@@ -612,9 +614,7 @@ def run_perf_gate(
             first = measure_ab(off, on, needed, warmup, clock=clock)
             # The re-measure follows straight on, with warm runners: no second warmup.
             measure = functools.partial(measure_ab, off, on, needed, 0, clock=clock)
-            judges: list[tuple[CheckKind, Callable[[ABResult], _Verdict]]] = [
-                ("on_vs_off", functools.partial(_on_vs_off, thresholds=limits)),
-            ]
+            judges: list[tuple[CheckKind, Callable[[ABResult], _Verdict]]] = []
             chain = _chain_of(path, off)
             if chain is not None and has_group(chain):
                 sequential, critical = chain_model_seconds(chain, _step_results_of(off))
@@ -629,7 +629,17 @@ def run_perf_gate(
                         ),
                     )
                 )
-            for check in _settle_all(path.stem, judges, first, measure):
+            pending.append((path, grouped, first, measure, judges))
+            say(f"{path.stem}: measured ({first.pairs} pairs)")
+
+        # Pipelines without groups do identical work in both states, so together they measure
+        # this session's noise far better than any one pipeline's few pairs can.
+        session_noise = session_noise_of([first for _, g, first, _, _ in pending if not g])
+        on_vs_off = functools.partial(_on_vs_off, thresholds=limits, session_noise=session_noise)
+        for path, _grouped, first, measure, judges in pending:
+            for check in _settle_all(
+                path.stem, [("on_vs_off", on_vs_off), *judges], first, measure
+            ):
                 checks.append(check)
                 say(f"{check.name}: {check.kind}: {check.detail}")
 
@@ -651,6 +661,7 @@ def run_perf_gate(
         "overhead_pairs": overhead_pairs,
         "warmup": warmup,
         "group_time_scale": group_time_scale,
+        "session_noise": session_noise if paths else None,
         "thresholds": asdict(limits),
         "yaml_count": len(paths),
     }
@@ -662,6 +673,15 @@ def _pairs_for(run_seconds: float, pairs: int, min_side_seconds: float, cap: int
     if run_seconds <= 0:
         return max(pairs, cap)
     return max(pairs, min(cap, math.ceil(min_side_seconds / run_seconds)))
+
+
+def session_noise_of(results: Sequence[ABResult]) -> float:
+    """Robust spread (1.4826 x MAD) of every pair ratio around its own pipeline's median."""
+    deviations = [r - ab.median_ratio for ab in results for r in ab.ratios]
+    if len(deviations) < 5:
+        return 0.0
+    centre = statistics.median(deviations)
+    return 1.4826 * statistics.median(abs(d - centre) for d in deviations)
 
 
 def _in_turn(runners: Sequence[Callable[[], None]]) -> Callable[[], None]:

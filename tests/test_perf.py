@@ -395,3 +395,16 @@ def test_wall_ideal_speedup_is_amdahl() -> None:
     assert wall_ideal_speedup(100, 25, 0.001, 0.025) == pytest.approx(0.125 / 0.050)
     assert wall_ideal_speedup(100, 25, 0.001, 0.0) == pytest.approx(4.0)
     assert wall_ideal_speedup(0, 0, 0.001, 0.0) == 1.0
+
+
+def test_session_noise_pools_pair_ratios_around_each_pipelines_median() -> None:
+    from harness.perf import ABResult, session_noise_of
+
+    def ab(ratios: list[float]) -> ABResult:
+        return ABResult(a_times=[1.0] * len(ratios), b_times=list(ratios))
+
+    steady = session_noise_of([ab([1.0, 1.0, 1.0]), ab([2.0, 2.0, 2.0])])
+    assert steady == 0.0  # each pipeline constant: no noise, whatever its own level
+    noisy = session_noise_of([ab([1.0, 1.1, 0.9]), ab([1.0, 1.2, 0.8])])
+    assert noisy == pytest.approx(1.4826 * 0.1)
+    assert session_noise_of([ab([1.0, 1.5])]) == 0.0  # too few pairs to say anything
