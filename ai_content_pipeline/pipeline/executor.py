@@ -129,8 +129,7 @@ class ChainExecutor:
         self, run: _Run, enabled_steps: list[PipelineStep], scheduler: Any, kwargs: dict
     ) -> None:
         data: Any = run.input_data
-        data_type = run.chain.get_initial_input_type()
-        run.input_type = data_type
+        data_type = run.input_type
         context: dict[str, Any] = {}
         for number, step in enumerate(enabled_steps, start=1):
             context["step_label"] = f"step{number}"
