@@ -21,6 +21,11 @@ from ai_content_pipeline.pipeline.groups import BranchTask
 # Threads are created on demand, so a generous ceiling costs nothing; each group is
 # still bounded by its own max_workers (validation caps that at 64).
 POOL_CEILING = 64
+
+# Pool threads join a group only if its branches are still running this long after the
+# calling thread started them: branches that end at once (no model latency) never pay for
+# hand-offs between threads, and a model call of seconds pays 1 ms once per group.
+HELPER_GRACE_SECONDS = 0.001
 THREAD_PREFIX = "aicp-branch"
 
 
@@ -51,8 +56,8 @@ class ThreadPoolScheduler:
 
     `max_workers` workers pull the next branch in declaration order whenever they are free
     (greedy list scheduling, which is what the harness's timing model assumes). The calling
-    thread is one of those workers, so a group needs only `max_workers - 1` pool threads and
-    short branches do not pay a thread hand-off each.
+    thread is one of those workers, so a group needs only `max_workers - 1` pool threads, and
+    those join only if the group is still running after `HELPER_GRACE_SECONDS`.
 
     Results are returned in declaration order whatever the completion order; the core merges
     them, so nothing downstream can tell this scheduler from the sequential one except by
@@ -77,21 +82,43 @@ class ThreadPoolScheduler:
                 results[task.index] = task.run()
 
         helper_count = min(max(1, max_workers), len(tasks)) - 1
-        pool = self._pool() if helper_count else None
-        helpers: list[Future[None]] = (
-            [pool.submit(work) for _ in range(helper_count)] if pool else []
-        )
+        caller_done = threading.Event()
+        helpers: list[Future[None]] = []
+        joined = threading.Event()
+
+        def scout() -> None:
+            # Grain-size control: one helper looks after a short grace; only if the caller is
+            # still busy then do the other helpers join. Branches that are over at once (no
+            # model latency) stay on the calling thread, which then never waits for a thread.
+            if caller_done.wait(HELPER_GRACE_SECONDS):
+                return
+            pool = self._pool()
+            with lock:
+                if stopped.is_set() or caller_done.is_set():
+                    return
+                joined.set()
+                helpers.extend(pool.submit(work) for _ in range(helper_count - 1))
+            work()
+
+        if helper_count:
+            helpers.append(self._pool().submit(scout))
         try:
             work()
-            for helper in helpers:
-                helper.result()
+            with lock:
+                caller_done.set()
+            if joined.is_set():  # then the helper list is complete: it grew under the lock
+                for helper in list(helpers):
+                    helper.result()
         except BaseException:
             # Ctrl-C or a scheduler fault: branches not yet taken never start; the running
             # ones are joined here, so the failure report is written after every branch ended.
-            stopped.set()
-            for helper in helpers:
+            with lock:
+                stopped.set()
+                caller_done.set()
+            for helper in list(helpers):
                 helper.cancel()
-            wait_for(helpers)
+            if joined.is_set():
+                wait_for(list(helpers))
             raise
         return [result for result in results if result is not None]
 
