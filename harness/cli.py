@@ -94,31 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    common = {
+        "input_dir": args.input,
+        "snapshots_dir": args.snapshots,
+        "states": args.states,
+        "pattern": args.pattern,
+        "jobs": args.jobs,
+        "time_scale": args.time_scale,
+        "quiet": args.quiet,
+    }
     if args.command == "gate":
-        options = GateOptions(
-            input_dir=args.input,
-            snapshots_dir=args.snapshots,
-            states=args.states,
-            pattern=args.pattern,
-            json_path=args.json,
-            junit_path=args.junit,
-            perf=not args.no_perf,
-            jobs=args.jobs,
-            time_scale=args.time_scale,
-            quiet=args.quiet,
+        gate_options = GateOptions(
+            **common, json_path=args.json, junit_path=args.junit, perf=not args.no_perf
         )
-        return run_gate(options).exit_code
-    options_u = UpdateOptions(
-        input_dir=args.input,
-        snapshots_dir=args.snapshots,
-        states=args.states,
-        pattern=args.pattern,
-        force=args.force,
-        jobs=args.jobs,
-        time_scale=args.time_scale,
-        quiet=args.quiet,
-    )
-    return run_update(options_u).exit_code
+        return run_gate(gate_options).exit_code
+    return run_update(UpdateOptions(**common, force=args.force)).exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,20 +39,26 @@ class UsageError(Exception):
 
 
 @dataclass
-class GateOptions:
+class RunOptions:
+    """What `harness gate` and `harness update` both need: which corpus, where, how."""
+
     input_dir: Path = Path("input")
     snapshots_dir: Path = Path("snapshots")
     states: tuple[str, ...] = STATES
     pattern: str | None = None
-    json_path: Path | None = None
-    junit_path: Path | None = None
-    perf: bool = True
     jobs: int = 0
     """0: one subprocess per state (the real gate); 1: in-process (self-tests)."""
     time_scale: float = 0.001
     quiet: bool = False
     out: TextIO | None = None
     err: TextIO | None = None
+
+
+@dataclass
+class GateOptions(RunOptions):
+    json_path: Path | None = None
+    junit_path: Path | None = None
+    perf: bool = True
 
 
 @dataclass

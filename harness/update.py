@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from .compare import describe
@@ -27,6 +26,7 @@ from .gate import (
     MATCH,
     Cell,
     GateResult,
+    RunOptions,
     UsageError,
     check_api_golden,
     check_states,
@@ -37,24 +37,16 @@ from .gate import (
     symbols_for,
 )
 from .golden import API_STEM, GoldenError, GoldenStore, UpdatePlan, plan_update, serialize
-from .states import REFERENCE_STATE, STATES
+from .states import REFERENCE_STATE
 
 CI_ENV = "CI"
 
 
 @dataclass
-class UpdateOptions:
-    input_dir: Path = Path("input")
-    snapshots_dir: Path = Path("snapshots")
-    states: tuple[str, ...] = STATES
-    """States checked after writing; the reference state is always recorded."""
-    pattern: str | None = None
+class UpdateOptions(RunOptions):
+    """`states` are checked after writing; the reference state is always recorded."""
+
     force: bool = False
-    jobs: int = 0
-    time_scale: float = 0.001
-    quiet: bool = False
-    out: TextIO | None = None
-    err: TextIO | None = None
 
 
 @dataclass
