@@ -567,7 +567,7 @@ def run_perf_gate(
     pairs: int = 3,
     overhead_pairs: int = 15,
     warmup: int = 1,
-    group_time_scale: float = 0.003,
+    group_time_scale: float = 0.006,
     thresholds: PerfThresholds | None = None,
     progress: Callable[[str], None] | None = None,
     runner_factory: RunnerFactory = pipeline_runner,

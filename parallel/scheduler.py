@@ -24,8 +24,8 @@ POOL_CEILING = 64
 
 # Pool threads join a group only if its branches are still running this long after the
 # calling thread started them: branches that end at once (no model latency) never pay for
-# hand-offs between threads, and a model call of seconds pays 1 ms once per group.
-HELPER_GRACE_SECONDS = 0.001
+# hand-offs between threads, and a model call of seconds pays 3 ms once per group.
+HELPER_GRACE_SECONDS = 0.003
 THREAD_PREFIX = "aicp-branch"
 
 
