@@ -9,8 +9,10 @@ groups never starts one.
 
 from __future__ import annotations
 
+import statistics
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
@@ -22,19 +24,53 @@ from ai_content_pipeline.pipeline.groups import BranchTask
 # still bounded by its own max_workers (validation caps that at 64).
 POOL_CEILING = 64
 
-# Pool threads join a group only if its branches are still running this long after the
-# calling thread started them: branches that end at once (no model latency) never pay for
-# hand-offs between threads, and a model call of seconds pays 3 ms once per group.
+# Grain-size control. Pool threads join a group only if its branches are still running this
+# long after the calling thread started them: branches that end at once (no model latency)
+# never pay for hand-offs between threads, and a model call of seconds pays 3 ms once.
 HELPER_GRACE_SECONDS = 0.003
+# Kinds of group remembered by `GroupHistory`; past this many it starts afresh.
+HISTORY_LIMIT = 1024
 THREAD_PREFIX = "aicp-branch"
+
+GroupKey = Hashable
+
+
+def group_key(tasks: Sequence[BranchTask]) -> GroupKey:
+    """What makes two groups alike for scheduling: their branches' step types and models."""
+    return tuple((task.step.step_type.value, task.step.model) for task in tasks)
+
+
+class GroupHistory:
+    """How long the branches of each kind of group took the last time it ran.
+
+    A group whose branches took at least `HELPER_GRACE_SECONDS` last time would have outlived
+    the grace anyway, so its pool threads join at once: a repeated group of model calls does
+    not pay the grace again, and one of instant branches keeps them on the calling thread.
+    Only *when* threads join depends on this, never what a branch produces.
+    """
+
+    def __init__(self) -> None:
+        self._median_seconds: dict[GroupKey, float] = {}
+
+    def branches_take_long(self, key: GroupKey) -> bool:
+        return self._median_seconds.get(key, 0.0) >= HELPER_GRACE_SECONDS
+
+    def record(self, key: GroupKey, branch_seconds: Sequence[float]) -> None:
+        if not branch_seconds:
+            return
+        if len(self._median_seconds) >= HISTORY_LIMIT and key not in self._median_seconds:
+            self._median_seconds.clear()
+        self._median_seconds[key] = statistics.median(branch_seconds)
 
 
 class BranchPool:
-    """A lazily created, shared thread pool; `close()` joins its threads."""
+    """A lazily created, shared thread pool, and what its groups taught; `close()` joins its
+    threads."""
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self.history = GroupHistory()
 
     def get(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -56,19 +92,24 @@ class ThreadPoolScheduler:
 
     `max_workers` workers pull the next branch in declaration order whenever they are free
     (greedy list scheduling, which is what the harness's timing model assumes). The calling
-    thread is one of those workers, so a group needs only `max_workers - 1` pool threads, and
-    those join only if the group is still running after `HELPER_GRACE_SECONDS`.
+    thread is one of those workers, so a group needs only `max_workers - 1` pool threads.
+    Those join at once when `history` says this kind of group has long branches, otherwise
+    only if the group is still running after `HELPER_GRACE_SECONDS`.
 
     Results are returned in declaration order whatever the completion order; the core merges
     them, so nothing downstream can tell this scheduler from the sequential one except by
     the clock.
     """
 
-    def __init__(self, pool: Callable[[], ThreadPoolExecutor]) -> None:
+    def __init__(
+        self, pool: Callable[[], ThreadPoolExecutor], history: GroupHistory | None = None
+    ) -> None:
         self._pool = pool
+        self._history = history if history is not None else GroupHistory()
 
     def run_branches(self, tasks: Sequence[BranchTask], max_workers: int) -> list[dict[str, Any]]:
         results: list[dict[str, Any] | None] = [None] * len(tasks)
+        branch_seconds: list[float] = []
         waiting = iter(tasks)
         lock = threading.Lock()
         stopped = threading.Event()
@@ -79,19 +120,18 @@ class ThreadPoolScheduler:
 
         def work() -> None:
             while (task := take()) is not None:
+                started = time.perf_counter()
                 results[task.index] = task.run()
+                branch_seconds.append(time.perf_counter() - started)
 
+        key = group_key(tasks)
         helper_count = min(max(1, max_workers), len(tasks)) - 1
         caller_done = threading.Event()
         helpers: list[Future[None]] = []
         joined = threading.Event()
 
-        def scout() -> None:
-            # Grain-size control: one helper looks after a short grace; only if the caller is
-            # still busy then do the other helpers join. Branches that are over at once (no
-            # model latency) stay on the calling thread, which then never waits for a thread.
-            if caller_done.wait(HELPER_GRACE_SECONDS):
-                return
+        def join_group() -> None:
+            """Runs in a pool thread: bring in the other helpers, then work."""
             pool = self._pool()
             with lock:
                 if stopped.is_set() or caller_done.is_set():
@@ -100,8 +140,15 @@ class ThreadPoolScheduler:
                 helpers.extend(pool.submit(work) for _ in range(helper_count - 1))
             work()
 
+        def scout() -> None:
+            # Only if the caller is still busy after the grace do the helpers join; branches
+            # that are over at once stay on the calling thread, which then waits for nobody.
+            if not caller_done.wait(HELPER_GRACE_SECONDS):
+                join_group()
+
         if helper_count:
-            helpers.append(self._pool().submit(scout))
+            first = join_group if self._history.branches_take_long(key) else scout
+            helpers.append(self._pool().submit(first))
         try:
             work()
             with lock:
@@ -120,6 +167,7 @@ class ThreadPoolScheduler:
             if joined.is_set():
                 wait_for(list(helpers))
             raise
+        self._history.record(key, branch_seconds)
         return [result for result in results if result is not None]
 
 
@@ -128,10 +176,10 @@ def thread_pool_scope(pool: BranchPool | None = None) -> Iterator[ThreadPoolSche
     """A scheduler for one chain run: on `pool` when given, else on a pool of its own that
     is joined on the way out (even on Ctrl-C)."""
     if pool is not None:
-        yield ThreadPoolScheduler(pool.get)
+        yield ThreadPoolScheduler(pool.get, pool.history)
         return
     own = BranchPool()
     try:
-        yield ThreadPoolScheduler(own.get)
+        yield ThreadPoolScheduler(own.get, own.history)
     finally:
         own.close()

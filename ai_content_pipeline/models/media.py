@@ -16,6 +16,7 @@ import io
 import os
 import secrets
 import shutil
+import stat
 import struct
 import wave
 import zlib
@@ -232,3 +233,34 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# Digests of input files, keyed by what `os.stat` says about them (see `regular_file_digest`).
+DIGEST_CACHE_LIMIT = 256
+_digests: dict[tuple[str, int, int, int, int, int], str] = {}
+
+
+def regular_file_digest(path: str | os.PathLike[str]) -> str | None:
+    """`sha256_file` of `path` if it names a regular file, else None (`os.path.isfile` rules).
+
+    Every branch of a group fingerprints the same input file, so a file whose device, inode,
+    size, mtime and ctime are unchanged since it was last hashed is not read again: one
+    `stat` instead of an open and reads (each of which hands the GIL to another branch). The
+    pipeline replaces files by rename (a new inode) or writes content-addressed names, so
+    only an in-place rewrite to the same size within one file-system clock tick could go
+    unnoticed.
+    """
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    digest = _digests.get(key)
+    if digest is None:
+        digest = sha256_file(path)
+        if len(_digests) >= DIGEST_CACHE_LIMIT:
+            _digests.clear()
+        _digests[key] = digest
+    return digest

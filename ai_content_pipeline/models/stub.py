@@ -62,6 +62,7 @@ from .media import (
     MEDIA_EXTENSIONS,
     copy_atomic,
     make_media,
+    regular_file_digest,
     sha256_file,
     write_atomic,
     write_content_addressed,
@@ -137,8 +138,10 @@ def read_stub_timing(environ: Mapping[str, str] | None = None) -> StubTiming:
 
 
 def _input_fingerprint(input_data: Any) -> str:
-    if isinstance(input_data, str | os.PathLike) and os.path.isfile(input_data):
-        return "file:" + sha256_file(input_data)
+    if isinstance(input_data, str | os.PathLike):
+        digest = regular_file_digest(input_data)
+        if digest is not None:
+            return "file:" + digest
     return f"value:{input_data}"
 
 
