@@ -8,10 +8,12 @@ Deleting this package leaves every pipeline working, sequentially.
 from ai_content_pipeline.pipeline.groups import MergeStrategy
 
 from .extension import ParallelExtension
+from .history import GroupHistory
 from .scheduler import BranchPool, ThreadPoolScheduler, thread_pool_scope
 
 __all__ = [
     "BranchPool",
+    "GroupHistory",
     "MergeStrategy",
     "ParallelExtension",
     "ThreadPoolScheduler",

@@ -8,6 +8,7 @@ from typing import Any
 from ai_content_pipeline.pipeline.chain import PipelineStep, StepType, branch_steps
 from ai_content_pipeline.pipeline.groups import run_group
 
+from .history import GroupHistory
 from .scheduler import BranchPool, ThreadPoolScheduler, thread_pool_scope
 
 
@@ -22,6 +23,7 @@ class ParallelExtension:
         self.base_executor = base_executor
         self.enabled = False
         self._pool = BranchPool()
+        self._history = GroupHistory()
 
     def is_parallel_step(self, step_data: dict) -> bool:
         return step_data.get("type") == StepType.PARALLEL_GROUP.value
@@ -34,9 +36,9 @@ class ParallelExtension:
         )
 
     def run_scope(self) -> AbstractContextManager[ThreadPoolScheduler]:
-        """Scheduler for one chain run (the executor's scheduler seam); every group of the run
-        shares this extension's pool."""
-        return thread_pool_scope(self._pool)
+        """Scheduler for one chain run (the executor's scheduler seam); every group of every
+        run shares this extension's worker threads and what they learnt about its groups."""
+        return thread_pool_scope(self._pool, self._history)
 
     def close(self) -> None:
         """Join the pool's threads (they also end with the interpreter)."""

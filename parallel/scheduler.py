@@ -9,16 +9,17 @@ groups never starts one.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
 from typing import Any
 
 from ai_content_pipeline.pipeline.groups import BranchTask
+
+from .history import GroupHistory, group_key
 
 # Threads are created on demand, so a generous ceiling costs nothing; each group is
 # still bounded by its own max_workers (validation caps that at 64).
@@ -28,49 +29,15 @@ POOL_CEILING = 64
 # long after the calling thread started them: branches that end at once (no model latency)
 # never pay for hand-offs between threads, and a model call of seconds pays 3 ms once.
 HELPER_GRACE_SECONDS = 0.003
-# Kinds of group remembered by `GroupHistory`; past this many it starts afresh.
-HISTORY_LIMIT = 1024
 THREAD_PREFIX = "aicp-branch"
-
-GroupKey = Hashable
-
-
-def group_key(tasks: Sequence[BranchTask]) -> GroupKey:
-    """What makes two groups alike for scheduling: their branches' step types and models."""
-    return tuple((task.step.step_type.value, task.step.model) for task in tasks)
-
-
-class GroupHistory:
-    """How long the branches of each kind of group took the last time it ran.
-
-    A group whose branches took at least `HELPER_GRACE_SECONDS` last time would have outlived
-    the grace anyway, so its pool threads join at once: a repeated group of model calls does
-    not pay the grace again, and one of instant branches keeps them on the calling thread.
-    Only *when* threads join depends on this, never what a branch produces.
-    """
-
-    def __init__(self) -> None:
-        self._median_seconds: dict[GroupKey, float] = {}
-
-    def branches_take_long(self, key: GroupKey) -> bool:
-        return self._median_seconds.get(key, 0.0) >= HELPER_GRACE_SECONDS
-
-    def record(self, key: GroupKey, branch_seconds: Sequence[float]) -> None:
-        if not branch_seconds:
-            return
-        if len(self._median_seconds) >= HISTORY_LIMIT and key not in self._median_seconds:
-            self._median_seconds.clear()
-        self._median_seconds[key] = statistics.median(branch_seconds)
 
 
 class BranchPool:
-    """A lazily created, shared thread pool, and what its groups taught; `close()` joins its
-    threads."""
+    """A lazily created, shared thread pool; `close()` joins its threads."""
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self.history = GroupHistory()
 
     def get(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -147,7 +114,8 @@ class ThreadPoolScheduler:
                 join_group()
 
         if helper_count:
-            first = join_group if self._history.branches_take_long(key) else scout
+            long_branches = self._history.branches_take_long(key, HELPER_GRACE_SECONDS)
+            first = join_group if long_branches else scout
             helpers.append(self._pool().submit(first))
         try:
             work()
@@ -172,14 +140,17 @@ class ThreadPoolScheduler:
 
 
 @contextmanager
-def thread_pool_scope(pool: BranchPool | None = None) -> Iterator[ThreadPoolScheduler]:
+def thread_pool_scope(
+    pool: BranchPool | None = None, history: GroupHistory | None = None
+) -> Iterator[ThreadPoolScheduler]:
     """A scheduler for one chain run: on `pool` when given, else on a pool of its own that
-    is joined on the way out (even on Ctrl-C)."""
+    is joined on the way out (even on Ctrl-C). `history` carries what earlier runs of the
+    same groups taught (a fresh one when omitted)."""
     if pool is not None:
-        yield ThreadPoolScheduler(pool.get, pool.history)
+        yield ThreadPoolScheduler(pool.get, history)
         return
     own = BranchPool()
     try:
-        yield ThreadPoolScheduler(own.get, own.history)
+        yield ThreadPoolScheduler(own.get, history)
     finally:
         own.close()

@@ -14,14 +14,12 @@ stamp), so a test can first show the fault really happened and then that the gat
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import re
 import shutil
 import threading
 import time
-import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
@@ -133,16 +131,16 @@ def costs_in_completion_order(orders: list[list[int]]) -> tuple[RunBranches, Mer
 # -- shared context --------------------------------------------------------------------------------
 
 
-def shared_context_copy() -> types.SimpleNamespace:
-    """A stand-in for the `copy` module in `groups`: with the flag on, ``deepcopy`` hands back
-    its argument, so every branch of a group gets the same mutable context (and the last
-    branch's label). Install as ``monkeypatch.setattr(groups, "copy", shared_context_copy())``.
+def shared_branch_context(real: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """`groups.branch_context` that, with the flag on, hands back its argument: every branch
+    of a group then shares one mutable context (and ends with the last branch's label).
+    Install as ``monkeypatch.setattr(groups, "branch_context", shared_branch_context(...))``.
     """
 
-    def deepcopy(obj: Any, memo: dict[int, Any] | None = None) -> Any:
-        return obj if flag_on() else copy.deepcopy(obj, memo)
+    def branch_context(step_context: dict[str, Any]) -> dict[str, Any]:
+        return step_context if flag_on() else real(step_context)
 
-    return types.SimpleNamespace(deepcopy=deepcopy)
+    return branch_context
 
 
 # -- the public API --------------------------------------------------------------------------------

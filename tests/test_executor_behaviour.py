@@ -537,3 +537,26 @@ def test_keyboard_interrupt_propagates_after_failure_report(
     if where == "group_branch" and mode == PARALLEL:
         # the pool was joined: the sibling branch that was running got to finish first
         assert slow.finished.is_set()
+
+
+def test_output_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative output_dir is under the file manager's base, absolute stays; with no base the
+    current directory counts at each call (it is never cached)."""
+    from ai_content_pipeline.pipeline.executor import ChainExecutor
+    from ai_content_pipeline.utils.file_manager import FileManager
+
+    executor = ChainExecutor(FileManager(str(tmp_path / "base")))
+    assert executor._output_root_from_config({"output_dir": "out"}) == tmp_path / "base" / "out"
+    assert executor._output_root_from_config({}) == tmp_path / "base" / "output"
+    elsewhere = tmp_path / "abs"
+    assert executor._output_root_from_config({"output_dir": str(elsewhere)}) == elsewhere
+    assert executor._output_root_from_config({"output_dir": Path("p")}) == tmp_path / "base" / "p"
+
+    class NoBase:
+        base_dir = None
+
+    executor.file_manager = NoBase()  # type: ignore[assignment]
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert executor._output_root_from_config({"output_dir": "o"}) == tmp_path / folder / "o"

@@ -248,7 +248,8 @@ def test_costs_summed_in_completion_order_are_caught(
 def test_branches_sharing_one_context_are_caught(
     corpus: Path, snapshots: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(groups, "copy", gate_faults.shared_context_copy())
+    shared = gate_faults.shared_branch_context(groups.branch_context)
+    monkeypatch.setattr(groups, "branch_context", shared)
     run = gate(corpus, snapshots)
 
     assert_fails_in_on_only(run, GROUPS)

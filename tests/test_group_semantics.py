@@ -486,6 +486,20 @@ def test_unselected_branch_context_is_discarded(
     assert result.step_results[1]["input_data"] == branch_one
 
 
+def test_branch_contexts_are_independent_copies() -> None:
+    from ai_content_pipeline.pipeline.groups import branch_context
+
+    plain = {"step_label": "step2", "generated_prompt": "dawn"}
+    copy_ = branch_context(plain)
+    copy_["generated_prompt"] = "dusk"
+    assert plain["generated_prompt"] == "dawn"
+
+    nested = {"step_label": "step2", "notes": {"tags": ["a"]}}
+    copy_ = branch_context(nested)
+    copy_["notes"]["tags"].append("b")  # a mutable value is copied deeply
+    assert nested["notes"]["tags"] == ["a"]
+
+
 # ---------------------------------------------------------------------------------------------
 # file names, identical across schedulers
 # ---------------------------------------------------------------------------------------------

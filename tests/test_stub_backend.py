@@ -229,6 +229,33 @@ def test_seed_uses_input_file_content_not_its_path(tmp_path: Path) -> None:
     assert seed(a) == seed(b) != seed(c)
 
 
+def test_input_file_digest_follows_the_file_not_a_stale_cache(tmp_path: Path) -> None:
+    """Each branch of a group fingerprints the same input, so digests are cached by what
+    `os.stat` says; any replacement or resize must still be seen."""
+    image = tmp_path / "in.png"
+    image.write_bytes(b"first version")
+
+    def seed() -> bytes:
+        return stub.content_seed(make_request("image_to_video", "kling", str(image), tmp_path))
+
+    first = seed()
+    assert seed() == first
+    replacement = tmp_path / "new.png"
+    replacement.write_bytes(b"second versio")  # same size, new inode once renamed over
+    replacement.replace(image)
+    second = seed()
+    assert second != first
+    image.write_bytes(b"a longer third version")  # rewritten in place, size changes
+    assert seed() not in {first, second}
+    assert media.regular_file_digest(image) == hashlib.sha256(image.read_bytes()).hexdigest()
+
+
+def test_only_regular_files_count_as_input_files(tmp_path: Path) -> None:
+    assert media.regular_file_digest(tmp_path) is None  # a folder is a value, as isfile says
+    assert media.regular_file_digest(tmp_path / "missing.png") is None
+    assert media.regular_file_digest("bad\x00name") is None
+
+
 def test_control_params_and_output_dir_are_not_part_of_the_seed(tmp_path: Path) -> None:
     def seed(params: dict[str, Any]) -> bytes:
         return stub.content_seed(make_request("text_to_image", "flux_dev", "x", tmp_path, params))

@@ -256,7 +256,14 @@ def regular_file_digest(path: str | os.PathLike[str]) -> str | None:
         return None
     if not stat.S_ISREG(info.st_mode):
         return None
-    key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    key = (
+        os.fspath(path),
+        info.st_dev,
+        info.st_ino,
+        info.st_size,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+    )
     digest = _digests.get(key)
     if digest is None:
         digest = sha256_file(path)

@@ -40,6 +40,7 @@ Failure injection (step params; never part of the content seed)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -115,8 +116,13 @@ class StubTiming:
 def read_stub_timing(environ: Mapping[str, str] | None = None) -> StubTiming:
     """Parse the latency variables; callers may use this to reject bad values up front."""
     env = os.environ if environ is None else environ
-    scale_text = env.get(TIME_SCALE_ENV, "").strip()
-    jitter_text = env.get(JITTER_SEED_ENV, "").strip()
+    return _parse_timing(env.get(TIME_SCALE_ENV, "").strip(), env.get(JITTER_SEED_ENV, "").strip())
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_timing(scale_text: str, jitter_text: str) -> StubTiming:
+    # Read on every call (tests and the harness change the variables between runs), parsed
+    # once per distinct value. Errors are raised, and so never cached.
     scale = 0.0
     if scale_text:
         try:
@@ -219,6 +225,8 @@ class _Controls:
 
     @classmethod
     def parse(cls, params: Mapping[str, Any]) -> _Controls:
+        if CONTROL_PARAMS.isdisjoint(params):
+            return _NO_CONTROLS  # the usual case, on every call's hot path
         delay = params.get("stub_delay", 0) or 0
         if isinstance(delay, bool) or not isinstance(delay, int | float | str):
             raise ValueError(f"stub_delay must be a number of seconds, got {delay!r}")
@@ -234,6 +242,9 @@ class _Controls:
             delay=seconds,
             url_only=_truthy(params.get("stub_url_only", False)),
         )
+
+
+_NO_CONTROLS = _Controls(fail=None, raise_=None, delay=0.0, url_only=False)
 
 
 def _pause(request: GenerationRequest, seconds: float) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
+import os
 import secrets
 import shutil
 import threading
@@ -268,11 +270,11 @@ class ChainExecutor:
 
     def _output_root_from_config(self, chain_config: dict[str, Any]) -> Path:
         """The chain's output_dir; relative paths resolve against the file manager's base."""
-        configured = Path(chain_config.get("output_dir", "output"))
-        if configured.is_absolute():
-            return configured
-        base = Path(getattr(self.file_manager, "base_dir", None) or Path.cwd())
-        return base / configured
+        configured = os.fspath(chain_config.get("output_dir", "output"))
+        base = getattr(self.file_manager, "base_dir", None)
+        if not base:
+            return _resolved_root(configured, os.getcwd())  # never cached: cwd may change
+        return _cached_root(configured, os.fspath(base))
 
     def _get_step_output_type(self, step_type: StepType) -> str:
         out = step_types.output_type_of(step_type.value)
@@ -432,6 +434,16 @@ def call_with_timeout(fn: Any, request: GenerationRequest, timeout: Any) -> Gene
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def _resolved_root(configured: str, base: str) -> Path:
+    path = Path(configured)
+    return path if path.is_absolute() else Path(base) / path
+
+
+# Every step of every run resolves its chain's folder; building Paths costs more than the
+# rest of the step's bookkeeping, and (configured, base) -> folder never changes.
+_cached_root = functools.lru_cache(maxsize=256)(_resolved_root)
 
 
 def _result_dict(

@@ -94,6 +94,20 @@ def branch_label(group_label: str, index: int) -> str:
     return f"{group_label}_branch{index + 1}"
 
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def branch_context(step_context: dict[str, Any]) -> dict[str, Any]:
+    """A branch's own copy of the step context, so no branch sees another's changes.
+
+    Contexts normally hold only strings (labels, a generated prompt); those need no deep
+    copy, which would cost more than the rest of a branch's setup.
+    """
+    if all(type(value) in _IMMUTABLE for value in step_context.values()):
+        return dict(step_context)
+    return copy.deepcopy(step_context)
+
+
 def quality_score(result: dict[str, Any]) -> float:
     """best_quality's score: the generator's `metadata.quality_score`, 0.0 when absent."""
     score = (result.get("metadata") or {}).get("quality_score", 0.0)
@@ -113,7 +127,7 @@ def run_group(
     """Run a group's branches through `scheduler` and merge them. Never raises for a branch."""
     settings = GroupSettings.of(step)
     group_label = step_context.get("step_label", "group")
-    contexts = [copy.deepcopy(step_context) for _ in settings.branches]
+    contexts = [branch_context(step_context) for _ in settings.branches]
     tasks = []
     for index, (branch, context) in enumerate(zip(settings.branches, contexts, strict=True)):
         context["step_label"] = branch_label(group_label, index)

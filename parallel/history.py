@@ -1,0 +1,44 @@
+"""What earlier runs of a kind of group taught the scheduler: how long its branches take."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Hashable, Sequence
+
+from ai_content_pipeline.pipeline.groups import BranchTask
+
+GroupKey = Hashable
+
+# Kinds of group remembered by `GroupHistory`; past this many it starts afresh.
+HISTORY_LIMIT = 1024
+
+
+def group_key(tasks: Sequence[BranchTask]) -> GroupKey:
+    """What makes two groups alike for scheduling: their branches' step types and models."""
+    return tuple((task.step.step_type.value, task.step.model) for task in tasks)
+
+
+class GroupHistory:
+    """The median branch time of each kind of group, the last time it ran.
+
+    The scheduler asks whether a group's branches took at least its grace period: such a
+    group would have outlived the grace anyway, so its pool threads start at once. A
+    repeated group of model calls thus pays the grace once, and a group of instant branches
+    keeps them on the calling thread. Only *when* threads start depends on this, never what
+    a branch produces.
+    """
+
+    def __init__(self) -> None:
+        self._median_seconds: dict[GroupKey, float] = {}
+
+    def branches_take_long(self, key: GroupKey, at_least: float) -> bool:
+        """True if this kind of group ran before with a median branch time of `at_least`."""
+        seconds = self._median_seconds.get(key)
+        return seconds is not None and seconds >= at_least
+
+    def record(self, key: GroupKey, branch_seconds: Sequence[float]) -> None:
+        if not branch_seconds:
+            return
+        if len(self._median_seconds) >= HISTORY_LIMIT and key not in self._median_seconds:
+            self._median_seconds.clear()
+        self._median_seconds[key] = statistics.median(branch_seconds)

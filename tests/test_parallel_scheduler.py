@@ -1,0 +1,155 @@
+"""The concurrent scheduler on its own: when pool threads join a group, and what it remembers.
+
+Outputs are covered by the group-semantics and golden tests; these tests pin down the
+scheduling decisions that only show in which thread ran a branch and when it started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import parallel.history as history_module
+import parallel.scheduler as scheduler_module
+from ai_content_pipeline.pipeline.chain import PipelineStep, StepType
+from ai_content_pipeline.pipeline.groups import BranchTask
+from parallel.history import GroupHistory, group_key
+from parallel.scheduler import BranchPool, ThreadPoolScheduler
+
+pytestmark = pytest.mark.requires_parallel
+
+
+class Recorder:
+    """Branch bodies that note when (after `origin`) and on which thread they started."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.origin = 0.0
+        self.started: dict[int, tuple[float, str]] = {}
+
+    def body(self, index: int) -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            self.started[index] = (
+                time.perf_counter() - self.origin,
+                threading.current_thread().name,
+            )
+            if self.hold:
+                time.sleep(self.hold)
+            return {"success": True, "index": index}
+
+        return run
+
+    def tasks(self, count: int, model: str = "flux_schnell") -> list[BranchTask]:
+        step = PipelineStep(StepType.TEXT_TO_IMAGE, model, {})
+        return [BranchTask(i, step, f"g_branch{i + 1}", self.body(i)) for i in range(count)]
+
+
+@pytest.fixture
+def pool() -> Any:
+    own = BranchPool()
+    yield own
+    own.close()
+
+
+def run_group(
+    scheduler: ThreadPoolScheduler, recorder: Recorder, count: int
+) -> list[dict[str, Any]]:
+    recorder.started.clear()
+    recorder.origin = time.perf_counter()
+    return scheduler.run_branches(recorder.tasks(count), max_workers=count)
+
+
+def test_history_keeps_the_median_branch_time_per_kind_of_group() -> None:
+    history = GroupHistory()
+    slow, fast = ("a",), ("b",)
+    history.record(slow, [0.001, 0.005, 0.004])
+    history.record(fast, [0.0001])
+    assert history.branches_take_long(slow, at_least=0.004)
+    assert not history.branches_take_long(slow, at_least=0.0041)
+    assert not history.branches_take_long(fast, at_least=0.003)
+    assert not history.branches_take_long(("never seen",), at_least=0.0)  # no record: no
+    history.record(slow, [0.0002, 0.0001])  # the latest run counts, not the first
+    assert not history.branches_take_long(slow, at_least=0.003)
+    history.record(fast, [])  # a group that ran nothing teaches nothing
+    assert history.branches_take_long(fast, at_least=0.0001)
+
+
+def test_history_starts_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history_module, "HISTORY_LIMIT", 2)
+    history = GroupHistory()
+    history.record(("a",), [1.0])
+    history.record(("b",), [1.0])
+    history.record(("a",), [1.0])  # a known kind never evicts
+    assert history.branches_take_long(("b",), at_least=1.0)
+    history.record(("c",), [1.0])
+    assert not history.branches_take_long(("a",), at_least=1.0)
+    assert history.branches_take_long(("c",), at_least=1.0)
+
+
+def test_group_key_is_the_branch_types_and_models_in_order() -> None:
+    recorder = Recorder(hold=0)
+    assert group_key(recorder.tasks(2)) == (
+        ("text_to_image", "flux_schnell"),
+        ("text_to_image", "flux_schnell"),
+    )
+    assert group_key(recorder.tasks(2)) != group_key(recorder.tasks(3))
+    assert group_key(recorder.tasks(2)) != group_key(recorder.tasks(2, model="imagen4"))
+
+
+def test_a_new_slow_group_waits_the_grace_then_a_repeat_starts_helpers_at_once(
+    pool: BranchPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grace = 0.2
+    monkeypatch.setattr(scheduler_module, "HELPER_GRACE_SECONDS", grace)
+    scheduler = ThreadPoolScheduler(pool.get, GroupHistory())
+    recorder = Recorder(hold=0.3)
+
+    first = run_group(scheduler, recorder, 2)
+    assert [r["index"] for r in first] == [0, 1]
+    helper_start, helper_thread = recorder.started[1]
+    assert helper_start >= grace  # nothing known yet: the pool thread waited the grace
+    assert helper_thread.startswith(scheduler_module.THREAD_PREFIX)
+
+    second = run_group(scheduler, recorder, 2)
+    assert [r["index"] for r in second] == [0, 1]
+    helper_start, helper_thread = recorder.started[1]
+    assert helper_start < grace  # the history said these branches take 0.3 s
+    assert helper_thread.startswith(scheduler_module.THREAD_PREFIX)
+
+
+def test_instant_branches_stay_on_the_calling_thread(
+    pool: BranchPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler_module, "HELPER_GRACE_SECONDS", 5.0)  # no scheduling luck
+    scheduler = ThreadPoolScheduler(pool.get, GroupHistory())
+    recorder = Recorder(hold=0)
+    for _ in range(3):  # the history keeps saying "instant": no run hands branches out
+        results = run_group(scheduler, recorder, 8)
+        assert [r["index"] for r in results] == list(range(8))
+        threads = {name for _, name in recorder.started.values()}
+        assert threads == {threading.current_thread().name}
+
+
+def test_schedulers_of_one_extension_share_what_they_learnt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from parallel import ParallelExtension
+
+    grace = 0.2
+    monkeypatch.setattr(scheduler_module, "HELPER_GRACE_SECONDS", grace)
+    extension = ParallelExtension(base_executor=None)
+    recorder = Recorder(hold=0.3)
+    try:
+        starts = []
+        for _ in range(2):  # two chain runs, each with its own run scope
+            with extension.run_scope() as scheduler:
+                run_group(scheduler, recorder, 2)
+            starts.append(recorder.started[1][0])
+    finally:
+        extension.close()
+    assert starts[0] >= grace
+    assert starts[1] < grace
