@@ -9,7 +9,8 @@ from ai_content_pipeline.pipeline.groups import MergeStrategy
 
 from .extension import ParallelExtension
 from .history import GroupHistory
-from .scheduler import BranchPool, ThreadPoolScheduler, thread_pool_scope
+from .pool import BranchPool
+from .scheduler import ThreadPoolScheduler, thread_pool_scope
 
 __all__ = [
     "BranchPool",

@@ -9,7 +9,8 @@ from ai_content_pipeline.pipeline.chain import PipelineStep, StepType, branch_st
 from ai_content_pipeline.pipeline.groups import run_group
 
 from .history import GroupHistory
-from .scheduler import BranchPool, ThreadPoolScheduler, thread_pool_scope
+from .pool import BranchPool
+from .scheduler import ThreadPoolScheduler, thread_pool_scope
 
 
 class ParallelExtension:

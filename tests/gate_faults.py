@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +58,23 @@ def _in_completion_order(
     next branch submitted when one finishes); branches finishing in one `wait` round are taken
     in declaration order, so any reordering seen is a real one.
     """
-    pool = scheduler._pool()
     waiting = iter(tasks)
     in_flight: dict[Future[dict[str, Any]], int] = {}
     finished: list[tuple[int, dict[str, Any]]] = []
+    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
 
-    def submit_next() -> None:
-        task = next(waiting, None)
-        if task is not None:
-            in_flight[pool.submit(task.run)] = task.index
+        def submit_next() -> None:
+            task = next(waiting, None)
+            if task is not None:
+                in_flight[pool.submit(task.run)] = task.index
 
-    for _ in range(max(1, max_workers)):
-        submit_next()
-    while in_flight:
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in sorted(done, key=in_flight.__getitem__):
-            finished.append((in_flight.pop(future), future.result()))
+        for _ in range(max(1, max_workers)):
             submit_next()
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=in_flight.__getitem__):
+                finished.append((in_flight.pop(future), future.result()))
+                submit_next()
     return finished
 
 

@@ -18,7 +18,8 @@ import parallel.scheduler as scheduler_module
 from ai_content_pipeline.pipeline.chain import PipelineStep, StepType
 from ai_content_pipeline.pipeline.groups import BranchTask
 from parallel.history import GroupHistory, group_key
-from parallel.scheduler import BranchPool, ThreadPoolScheduler
+from parallel.pool import THREAD_PREFIX, BranchPool, Latch
+from parallel.scheduler import ThreadPoolScheduler
 
 pytestmark = pytest.mark.requires_parallel
 
@@ -105,27 +106,27 @@ def test_a_new_slow_group_waits_the_grace_then_a_repeat_starts_helpers_at_once(
 ) -> None:
     grace = 0.2
     monkeypatch.setattr(scheduler_module, "HELPER_GRACE_SECONDS", grace)
-    scheduler = ThreadPoolScheduler(pool.get, GroupHistory())
+    scheduler = ThreadPoolScheduler(pool, GroupHistory())
     recorder = Recorder(hold=0.3)
 
     first = run_group(scheduler, recorder, 2)
     assert [r["index"] for r in first] == [0, 1]
     helper_start, helper_thread = recorder.started[1]
     assert helper_start >= grace  # nothing known yet: the pool thread waited the grace
-    assert helper_thread.startswith(scheduler_module.THREAD_PREFIX)
+    assert helper_thread.startswith(THREAD_PREFIX)
 
     second = run_group(scheduler, recorder, 2)
     assert [r["index"] for r in second] == [0, 1]
     helper_start, helper_thread = recorder.started[1]
     assert helper_start < grace  # the history said these branches take 0.3 s
-    assert helper_thread.startswith(scheduler_module.THREAD_PREFIX)
+    assert helper_thread.startswith(THREAD_PREFIX)
 
 
 def test_instant_branches_stay_on_the_calling_thread(
     pool: BranchPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scheduler_module, "HELPER_GRACE_SECONDS", 5.0)  # no scheduling luck
-    scheduler = ThreadPoolScheduler(pool.get, GroupHistory())
+    scheduler = ThreadPoolScheduler(pool, GroupHistory())
     recorder = Recorder(hold=0)
     for _ in range(3):  # the history keeps saying "instant": no run hands branches out
         results = run_group(scheduler, recorder, 8)
@@ -153,3 +154,131 @@ def test_schedulers_of_one_extension_share_what_they_learnt(
         extension.close()
     assert starts[0] >= grace
     assert starts[1] < grace
+
+
+# ---------------------------------------------------------------------------------------------
+# the worker pool
+# ---------------------------------------------------------------------------------------------
+
+
+def test_latch_waits_for_every_job_added() -> None:
+    latch = Latch()
+    latch.wait()  # nothing added: returns at once
+    latch.add(2)
+    done = threading.Event()
+
+    def waiter() -> None:
+        latch.wait()
+        done.set()
+
+    threading.Thread(target=waiter).start()
+    latch.count_down()
+    assert not done.wait(0.05)
+    latch.count_down()
+    assert done.wait(5)
+
+
+def run_jobs(pool: BranchPool, count: int, job: Callable[[], None]) -> int:
+    latch = Latch()
+    started = pool.launch(job, count, latch)
+    latch.wait()
+    return started
+
+
+def test_parked_workers_are_reused(pool: BranchPool) -> None:
+    names: list[str] = []
+
+    def job() -> None:
+        names.append(threading.current_thread().name)
+
+    assert run_jobs(pool, 4, job) == 4
+    first = set(names)
+    names.clear()
+    assert run_jobs(pool, 4, job) == 4
+    assert set(names) == first  # the same four threads, no new ones
+    assert pool.thread_count == 4
+    assert all(name.startswith(THREAD_PREFIX) for name in first)
+
+
+def test_launch_stops_at_the_ceiling() -> None:
+    small = BranchPool(ceiling=2)
+    try:
+        hold = threading.Event()
+        latch = Latch()
+        assert small.launch(hold.wait, 5, latch) == 2
+        assert small.launch(hold.wait, 1, latch) == 0  # both workers busy, none may start
+        hold.set()
+        latch.wait()
+        assert small.thread_count == 2
+    finally:
+        small.close()
+
+
+def test_a_job_that_raises_still_counts_down(
+    pool: BranchPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    assert run_jobs(pool, 2, broken) == 2  # returns: the latch reached zero
+    assert "job raised" in caplog.text
+    assert run_jobs(pool, 2, lambda: None) == 2  # the workers survived
+
+
+def test_close_joins_the_workers_and_the_pool_still_works(pool: BranchPool) -> None:
+    threads: list[threading.Thread] = []
+    run_jobs(pool, 3, lambda: threads.append(threading.current_thread()))
+    pool.close()
+    assert pool.thread_count == 0
+    assert not any(thread.is_alive() for thread in threads)
+    assert run_jobs(pool, 2, lambda: None) == 2
+
+
+def test_close_waits_for_a_busy_worker(pool: BranchPool) -> None:
+    finished = threading.Event()
+
+    def slow() -> None:
+        time.sleep(0.1)
+        finished.set()
+
+    pool.launch(slow, 1, Latch())
+    pool.close()
+    assert finished.is_set()
+
+
+def test_a_dropped_pool_lets_its_workers_go() -> None:
+    import gc
+
+    dropped = BranchPool()
+    threads: list[threading.Thread] = []
+    run_jobs(dropped, 2, lambda: threads.append(threading.current_thread()))
+    del dropped
+    gc.collect()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_an_escaping_base_exception_stops_the_group_and_reaches_the_caller(
+    pool: BranchPool,
+) -> None:
+    scheduler = ThreadPoolScheduler(pool, GroupHistory())
+    recorder = Recorder(hold=0.1)
+    def interrupted() -> dict[str, Any]:
+        time.sleep(0.02)
+        raise KeyboardInterrupt
+
+    slow_done = threading.Event()
+
+    def slow() -> dict[str, Any]:
+        time.sleep(0.1)
+        slow_done.set()
+        return {"success": True}
+
+    step = PipelineStep(StepType.TEXT_TO_IMAGE, "flux_schnell", {})
+    tasks = [BranchTask(0, step, "g_branch1", slow), BranchTask(1, step, "g_branch2", interrupted)]
+    tasks += [BranchTask(i, step, f"g_branch{i + 1}", recorder.body(i)) for i in range(2, 6)]
+    with pytest.raises(KeyboardInterrupt):
+        scheduler.run_branches(tasks, max_workers=2)
+    assert slow_done.is_set()  # the running sibling ended before the interrupt came through
+    assert not recorder.started  # and no waiting branch started after it
