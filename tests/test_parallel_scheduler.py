@@ -264,6 +264,7 @@ def test_an_escaping_base_exception_stops_the_group_and_reaches_the_caller(
 ) -> None:
     scheduler = ThreadPoolScheduler(pool, GroupHistory())
     recorder = Recorder(hold=0.1)
+
     def interrupted() -> dict[str, Any]:
         time.sleep(0.02)
         raise KeyboardInterrupt
