@@ -230,7 +230,8 @@ def test_all_costs_are_finite_numbers() -> None:
 
 
 def test_every_step_type_table_agrees() -> None:
-    """The validators' list, the I/O table and the enum name the same types in the same order."""
+    """The enum and the step-type table (and the validators' list derived from it) name the
+    same types in the same order."""
     from ai_content_pipeline.pipeline.chain import StepType
     from ai_content_pipeline.pipeline.step_types import STEP_IO
 

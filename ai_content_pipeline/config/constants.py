@@ -9,21 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-# Every StepType value, in the enum's fixed order. Kept here (not imported from the pipeline
-# package) so that validators can use it without importing the executor and its dependencies.
-ALL_STEP_TYPES: tuple[str, ...] = (
-    "text_to_image",
-    "image_understanding",
-    "prompt_generation",
-    "image_to_image",
-    "image_to_video",
-    "text_to_speech",
-    "add_audio",
-    "upscale_video",
-    "generate_subtitles",
-    "parallel_group",
-    "replicate_multitalk",
-)
+from .step_io import STEP_IO
+
+# Every StepType value, in the enum's fixed order (the step-type table's order).
+ALL_STEP_TYPES: tuple[str, ...] = tuple(STEP_IO)
 
 SUPPORTED_MODELS: dict[str, list[str]] = {
     "text_to_image": [

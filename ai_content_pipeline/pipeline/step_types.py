@@ -1,30 +1,23 @@
-"""The single table of what each step type consumes and produces.
+"""Questions about the step-type table (`config.step_io.STEP_IO`, the only copy).
 
-Validation, the executor and the cost/time estimates all read this table, so
-there is exactly one answer to "what does the next step get?".
+Validation, the executor and the cost/time estimates all ask them here, so there is
+exactly one answer to "what does the next step get?".
 """
 
 from __future__ import annotations
 
-ANY = "any"
+from ..config.step_io import ANY, GROUP, PASSTHROUGH, STEP_IO
 
-# step type value -> (input type, output type). "passthrough" keeps the input type.
-PASSTHROUGH = "passthrough"
-GROUP = "group"
-
-STEP_IO: dict[str, tuple[str, str]] = {
-    "text_to_image": ("text", "image"),
-    "image_understanding": ("image", "text"),
-    "prompt_generation": ("image", PASSTHROUGH),
-    "image_to_image": ("image", "image"),
-    "image_to_video": ("image", "video"),
-    "text_to_speech": ("text", "audio"),
-    "add_audio": ("video", "video"),
-    "upscale_video": ("video", "video"),
-    "generate_subtitles": ("video", "video"),
-    "parallel_group": (ANY, GROUP),
-    "replicate_multitalk": (ANY, "video"),
-}
+__all__ = [
+    "ANY",
+    "GROUP",
+    "PASSTHROUGH",
+    "STEP_IO",
+    "accepts",
+    "input_type_of",
+    "next_type",
+    "output_type_of",
+]
 
 
 def input_type_of(step_type: str) -> str:
