@@ -283,3 +283,60 @@ def test_an_escaping_base_exception_stops_the_group_and_reaches_the_caller(
         scheduler.run_branches(tasks, max_workers=2)
     assert slow_done.is_set()  # the running sibling ended before the interrupt came through
     assert not recorder.started  # and no waiting branch started after it
+
+
+def test_groups_of_concurrent_runs_share_a_small_pool_correctly() -> None:
+    """Two runs on one executor share its pool; past the ceiling a group runs on fewer
+    threads (never waits for a thread), and every result still lands in its own slot."""
+    small = BranchPool(ceiling=3)
+    history = GroupHistory()
+    outcomes: dict[str, list[dict[str, Any]]] = {}
+    failures: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            scheduler = ThreadPoolScheduler(small, history)
+            step = PipelineStep(StepType.TEXT_TO_IMAGE, "flux_schnell", {})
+
+            def body(index: int) -> Callable[[], dict[str, Any]]:
+                def branch() -> dict[str, Any]:
+                    time.sleep(0.01)
+                    return {"run": name, "index": index}
+
+                return branch
+
+            for _ in range(5):  # later rounds start helpers at once (the history learnt)
+                tasks = [BranchTask(i, step, f"{name}{i}", body(i)) for i in range(6)]
+                outcomes[name] = scheduler.run_branches(tasks, max_workers=4)
+        except BaseException as exc:  # surfaced below, with the thread's name
+            failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not any(thread.is_alive() for thread in threads), "a group hung"
+        assert failures == []
+        for name in ("a", "b"):
+            assert outcomes[name] == [{"run": name, "index": i} for i in range(6)]
+        assert small.thread_count <= 3
+    finally:
+        small.close()
+
+
+def test_close_between_groups_never_loses_a_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler_module, "HELPER_GRACE_SECONDS", 0.0)
+    own = BranchPool()
+    scheduler = ThreadPoolScheduler(own, GroupHistory())
+    recorder = Recorder(hold=0.001)
+    try:
+        for round_ in range(40):
+            results = run_group(scheduler, recorder, 5)
+            assert [r["index"] for r in results] == list(range(5))
+            if round_ % 3 == 0:
+                own.close()  # the next group starts fresh threads
+    finally:
+        own.close()
+    assert own.thread_count == 0
