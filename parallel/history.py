@@ -21,15 +21,19 @@ def group_key(tasks: Sequence[BranchTask]) -> GroupKey:
 class GroupHistory:
     """The median branch time of each kind of group, the last time it ran.
 
-    The scheduler asks whether a group's branches took at least its grace period: such a
-    group would have outlived the grace anyway, so its pool threads start at once. A
-    repeated group of model calls thus pays the grace once, and a group of instant branches
-    keeps them on the calling thread. Only *when* threads start depends on this, never what
+    The scheduler compares it with its grace period. A group whose branches took at least
+    that long would have outlived the grace anyway, so its pool threads start at once; a
+    group of instant branches runs on the calling thread without waking any pool thread; a
+    group never seen gets the grace. Only *when* threads start depends on this, never what
     a branch produces.
     """
 
     def __init__(self) -> None:
         self._median_seconds: dict[GroupKey, float] = {}
+
+    def median_branch_seconds(self, key: GroupKey) -> float | None:
+        """The median branch time of this kind of group's last run; None if it never ran."""
+        return self._median_seconds.get(key)
 
     def branches_take_long(self, key: GroupKey, at_least: float) -> bool:
         """True if this kind of group ran before with a median branch time of `at_least`."""

@@ -29,9 +29,11 @@ class ThreadPoolScheduler:
     `max_workers` workers pull the next branch in declaration order whenever they are free
     (greedy list scheduling, which is what the harness's timing model assumes). The calling
     thread is one of those workers, so a group needs only `max_workers - 1` pool threads.
-    Those start at once when `history` says this kind of group has long branches; otherwise
-    one pool thread looks after `HELPER_GRACE_SECONDS` and brings the others in only if the
-    caller is still busy.
+    When they start depends on what `history` knows of this kind of group (grain-size
+    control): branches that took `HELPER_GRACE_SECONDS` or more last time, at once; instant
+    ones, only if the calling thread finds the group still going after the grace between two
+    branches (no thread is woken otherwise); a group never seen, when one pool thread finds
+    the caller still busy after the grace.
 
     Results are returned in declaration order whatever the completion order; the core merges
     them, so nothing downstream can tell this scheduler from the sequential one except by
@@ -43,76 +45,124 @@ class ThreadPoolScheduler:
         self._history = history if history is not None else GroupHistory()
 
     def run_branches(self, tasks: Sequence[BranchTask], max_workers: int) -> list[dict[str, Any]]:
-        results: list[dict[str, Any] | None] = [None] * len(tasks)
-        branch_seconds: list[float] = []
-        waiting = iter(tasks)
-        lock = threading.Lock()
-        stopped = threading.Event()
-
-        def take() -> BranchTask | None:
-            with lock:
-                return None if stopped.is_set() else next(waiting, None)
-
-        def work() -> None:
-            while (task := take()) is not None:
-                started = time.perf_counter()
-                results[task.index] = task.run()
-                branch_seconds.append(time.perf_counter() - started)
-
-        escaped: list[BaseException] = []
-
-        def help_out() -> None:
-            # A branch turns exceptions into failed results; anything else (a KeyboardInterrupt
-            # raised in branch code) stops the group and is re-raised by the calling thread.
-            try:
-                work()
-            except BaseException as exc:
-                with lock:
-                    stopped.set()
-                escaped.append(exc)
-
         key = group_key(tasks)
-        helper_count = min(max(1, max_workers), len(tasks)) - 1
-        helpers = Latch()
-        caller_done = threading.Event()
-        joined = threading.Event()
+        group = _GroupRun(tasks, min(max(1, max_workers), len(tasks)) - 1, self._pool)
+        known = self._history.median_branch_seconds(key)
+        if not group.helper_count:
+            group.run_on_caller(watch_clock=False)
+        elif known is None:
+            group.run_with_scout()
+        elif known >= HELPER_GRACE_SECONDS:
+            group.run_with_helpers_at_once()
+        else:
+            group.run_on_caller(watch_clock=True)
+        self._history.record(key, group.branch_seconds)
+        return group.results_in_order()
 
-        def scout() -> None:
-            # Branches that are over at once stay on the calling thread, which then waits for
-            # nobody: this pool thread brings the others in only if the caller is still busy.
-            if caller_done.wait(HELPER_GRACE_SECONDS):
-                return
-            with lock:
-                if stopped.is_set() or caller_done.is_set():
-                    return
-                joined.set()
-                self._pool.launch(help_out, helper_count - 1, helpers)
-            help_out()
 
-        if helper_count and self._history.branches_take_long(key, HELPER_GRACE_SECONDS):
-            joined.set()
-            self._pool.launch(help_out, helper_count, helpers)
-        elif helper_count:
-            self._pool.launch(scout, 1, helpers)
+class _GroupRun:
+    """The state of one group while it runs, shared by the calling thread and its helpers."""
+
+    def __init__(self, tasks: Sequence[BranchTask], helper_count: int, pool: BranchPool) -> None:
+        self.helper_count = helper_count
+        self.branch_seconds: list[float] = []
+        self._results: list[dict[str, Any] | None] = [None] * len(tasks)
+        self._waiting = iter(tasks)
+        self._left = len(tasks)
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._caller_done = threading.Event()
+        self._joined = False  # helpers were launched; set under the lock
+        self._helpers = Latch()
+        self._escaped: list[BaseException] = []
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run_with_helpers_at_once(self) -> None:
+        self._bring_in_helpers(self.helper_count)
+        self._run_as_caller(watch_clock=False)
+
+    def run_with_scout(self) -> None:
+        self._pool.launch(self._scout, 1, self._helpers)
+        self._run_as_caller(watch_clock=False)
+
+    def run_on_caller(self, watch_clock: bool) -> None:
+        self._run_as_caller(watch_clock)
+
+    def results_in_order(self) -> list[dict[str, Any]]:
+        return [result for result in self._results if result is not None]
+
+    def _run_as_caller(self, watch_clock: bool) -> None:
         try:
-            work()
+            self._work(watch_clock)
         except BaseException:
             # Ctrl-C or a scheduler fault: branches not yet taken never start; the running
             # ones are waited for, so the failure report is written after every branch ended.
-            with lock:
-                stopped.set()
-                caller_done.set()
-            if joined.is_set():
-                helpers.wait()
+            with self._lock:
+                self._stopped = True
+                self._caller_done.set()
+                joined = self._joined
+            if joined:
+                self._helpers.wait()
             raise
-        with lock:
-            caller_done.set()
-        if joined.is_set():  # then every helper was launched, under the lock, before this
-            helpers.wait()
-        if escaped:
-            raise escaped[0]
-        self._history.record(key, branch_seconds)
-        return [result for result in results if result is not None]
+        with self._lock:
+            self._caller_done.set()
+            joined = self._joined
+        if joined:  # every helper was launched, under the lock, before this
+            self._helpers.wait()
+        if self._escaped:
+            raise self._escaped[0]
+
+    # -- the workers ---------------------------------------------------------------------------
+
+    def _take(self) -> BranchTask | None:
+        with self._lock:
+            if self._stopped:
+                return None
+            task = next(self._waiting, None)
+            if task is not None:
+                self._left -= 1
+            return task
+
+    def _work(self, watch_clock: bool = False) -> None:
+        group_started = time.perf_counter()
+        while (task := self._take()) is not None:
+            started = time.perf_counter()
+            self._results[task.index] = task.run()
+            ended = time.perf_counter()
+            self.branch_seconds.append(ended - started)
+            if watch_clock and ended - group_started >= HELPER_GRACE_SECONDS:
+                # Known as instant, yet still going: this run is not like the last one.
+                self._bring_in_helpers(self.helper_count)
+                watch_clock = False
+
+    def _help_out(self) -> None:
+        # A branch turns exceptions into failed results; anything else (a KeyboardInterrupt
+        # raised in branch code) stops the group and is re-raised by the calling thread.
+        try:
+            self._work()
+        except BaseException as exc:
+            with self._lock:
+                self._stopped = True
+            self._escaped.append(exc)
+
+    def _bring_in_helpers(self, count: int) -> bool:
+        """Launch up to `count` helpers unless the group is over, stopped or already joined."""
+        with self._lock:
+            if self._joined or self._stopped or self._caller_done.is_set() or not self._left:
+                return False
+            self._joined = True
+            self._pool.launch(self._help_out, min(count, self._left), self._helpers)
+            return True
+
+    def _scout(self) -> None:
+        # Branches that are over at once stay on the calling thread, which then waits for
+        # nobody: this pool thread brings the others in only if the caller is still busy.
+        if self._caller_done.wait(HELPER_GRACE_SECONDS):
+            return
+        if self._bring_in_helpers(self.helper_count - 1):
+            self._help_out()
 
 
 @contextmanager

@@ -135,6 +135,37 @@ def test_instant_branches_stay_on_the_calling_thread(
         assert threads == {threading.current_thread().name}
 
 
+def test_a_known_instant_group_wakes_no_pool_thread(pool: BranchPool) -> None:
+    history = GroupHistory()
+    recorder = Recorder(hold=0)
+    history.record(group_key(recorder.tasks(6)), [0.00001])  # it ran before, instantly
+    scheduler = ThreadPoolScheduler(pool, history)
+    for _ in range(3):
+        results = run_group(scheduler, recorder, 6)
+        assert [r["index"] for r in results] == list(range(6))
+    assert pool.thread_count == 0  # not even a scout was started
+
+
+def test_a_known_instant_group_that_turns_slow_brings_helpers_in(
+    pool: BranchPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grace = 0.05
+    monkeypatch.setattr(scheduler_module, "HELPER_GRACE_SECONDS", grace)
+    history = GroupHistory()
+    recorder = Recorder(hold=0.1)  # slower than the grace, this time
+    history.record(group_key(recorder.tasks(4)), [0.00001])
+    scheduler = ThreadPoolScheduler(pool, history)
+
+    results = run_group(scheduler, recorder, 4)
+    assert [r["index"] for r in results] == list(range(4))
+    caller = threading.current_thread().name
+    assert recorder.started[0][1] == caller  # the caller found out after its first branch
+    later = [recorder.started[i] for i in (1, 2, 3)]
+    assert any(name.startswith(THREAD_PREFIX) for _, name in later)
+    assert max(start for start, _ in later) < 0.1 + 0.1  # the rest ran side by side
+    assert history.branches_take_long(group_key(recorder.tasks(4)), at_least=grace)
+
+
 def test_schedulers_of_one_extension_share_what_they_learnt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
