@@ -25,8 +25,8 @@ import statistics
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from ai_content_pipeline.pipeline.chain import (
 )
 from ai_content_pipeline.pipeline.groups import DEFAULT_MAX_WORKERS
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
+from harness.environ import patched_env
 from harness.timing import makespan
 
 __all__ = [
@@ -172,25 +173,6 @@ def measure_ab(
 
 
 # -- running one pipeline file in a given flag state -------------------------------------------
-
-
-@contextmanager
-def patched_env(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (str) or unset (None) environment variables, restoring every one on exit."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 _INPUT_KEYS = {"text": "prompt", "any": "prompt", "image": "input_image", "video": "input_video"}

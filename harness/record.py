@@ -36,6 +36,7 @@ from ai_content_pipeline.models.stub import JITTER_SEED_ENV, TIME_SCALE_ENV
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
 from ai_content_pipeline.pipeline.reports import REPORTS_DIRNAME
 
+from .environ import patched_env
 from .redact import redact
 from .states import STATES, activate, check_state, describe_state
 from .timing import timing_model
@@ -166,20 +167,9 @@ def resolve_input(config: Mapping[str, Any], chain: Any, yaml_path: Path) -> str
 @contextmanager
 def _stub_env(settings: RecordSettings) -> Iterator[None]:
     """The stub's latency variables for one run; the previous values come back afterwards."""
-    saved = {name: os.environ.get(name) for name in (TIME_SCALE_ENV, JITTER_SEED_ENV)}
-    try:
-        os.environ[TIME_SCALE_ENV] = repr(float(settings.time_scale))
-        if settings.jitter_seed is None:
-            os.environ.pop(JITTER_SEED_ENV, None)
-        else:
-            os.environ[JITTER_SEED_ENV] = str(int(settings.jitter_seed))
+    jitter = None if settings.jitter_seed is None else str(int(settings.jitter_seed))
+    with patched_env({TIME_SCALE_ENV: repr(float(settings.time_scale)), JITTER_SEED_ENV: jitter}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _stage_input(input_data: str, input_type: str, workdir: Path) -> str:

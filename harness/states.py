@@ -18,12 +18,13 @@ before the core (and through it `parallel`) is imported.
 from __future__ import annotations
 
 import importlib.abc
-import os
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
+
+from .environ import patched_env
 
 STATES: tuple[str, ...] = ("absent", "off", "on")
 REFERENCE_STATE = "off"
@@ -137,22 +138,12 @@ def activate(state: str) -> Iterator[None]:
     imported, when a `ChainExecutor` is created.
     """
     check_state(state)
-    names = (PARALLEL_ENV_VAR, HOME_ENV_VAR)
-    saved = {name: os.environ.get(name) for name in names}
     with ExitStack() as stack:
         home = stack.enter_context(tempfile.TemporaryDirectory(prefix="harness-home-"))
-        try:
-            os.environ[PARALLEL_ENV_VAR] = FLAG_VALUES[state]
-            os.environ[HOME_ENV_VAR] = home
-            if state == "absent":
-                stack.enter_context(parallel_blocked())
-            yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        stack.enter_context(patched_env({PARALLEL_ENV_VAR: FLAG_VALUES[state], HOME_ENV_VAR: home}))
+        if state == "absent":
+            stack.enter_context(parallel_blocked())
+        yield
 
 
 # --- checking a state -------------------------------------------------------------------------
