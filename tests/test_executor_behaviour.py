@@ -14,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scheduler_modes import MODES, PARALLEL, SEQUENTIAL, make_manager, step
 
 from ai_content_pipeline.models.protocol import GenerationRequest, GenerationResult
 from ai_content_pipeline.models.registry import GeneratorRegistry, build_registry
 from ai_content_pipeline.models.stub import fetch_stub_url
 from ai_content_pipeline.pipeline.chain import ChainResult, ContentCreationChain
-from ai_content_pipeline.pipeline.manager import AIPipelineManager
 from ai_content_pipeline.pipeline.validation import find_problems
-
-SEQUENTIAL = "sequential"
-PARALLEL = "parallel"
-SCHEDULER_CLASS = {SEQUENTIAL: "SequentialScheduler", PARALLEL: "ParallelExtension"}
-MODES = [
-    pytest.param(SEQUENTIAL, id=SEQUENTIAL),
-    pytest.param(PARALLEL, id=PARALLEL, marks=pytest.mark.requires_parallel),
-]
 
 
 @pytest.fixture(autouse=True)
@@ -44,22 +36,6 @@ def mode(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def make_manager(
-    base: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    generators: GeneratorRegistry | None = None,
-    mode: str = SEQUENTIAL,
-) -> AIPipelineManager:
-    monkeypatch.setenv("PIPELINE_PARALLEL_ENABLED", "true" if mode == PARALLEL else "false")
-    manager = AIPipelineManager(base_dir=str(base), generators=generators)
-    assert manager.executor.scheduler_name == SCHEDULER_CLASS[mode]
-    return manager
-
-
-def step(type_: str, model: str, **params: Any) -> dict[str, Any]:
-    return {"type": type_, "model": model, "params": params}
-
-
 def chain_of(*steps: dict[str, Any], **top: Any) -> ContentCreationChain:
     return ContentCreationChain.from_config({"name": "behaviour", "steps": list(steps), **top})
 
@@ -72,7 +48,7 @@ def run(
     input_data: str = "a red kite over a beach",
     **top: Any,
 ) -> ChainResult:
-    manager = make_manager(base, monkeypatch, generators)
+    manager = make_manager(base, SEQUENTIAL, monkeypatch, generators)
     return manager.execute_chain(chain_of(*steps, **top), input_data)
 
 
@@ -410,7 +386,7 @@ def test_unwritable_reports_location_does_not_crash(
 ) -> None:
     (tmp_path / "output").mkdir()
     (tmp_path / "output" / "reports").write_text("I am a file, not a folder")
-    manager = make_manager(tmp_path, monkeypatch)
+    manager = make_manager(tmp_path, SEQUENTIAL, monkeypatch)
     chain = chain_of(
         step("text_to_image", "flux_schnell"),
         step("image_to_image", "photon_flash"),
@@ -428,7 +404,7 @@ def test_unwritable_reports_location_does_not_crash(
 def test_successful_report_write_records_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    manager = make_manager(tmp_path, monkeypatch)
+    manager = make_manager(tmp_path, SEQUENTIAL, monkeypatch)
     result = manager.execute_chain(chain_of(step("text_to_image", "flux_schnell")), "a prompt")
     assert result.success is True
     assert manager.executor.last_report_error is None
@@ -442,7 +418,7 @@ def test_report_status_describes_the_latest_run(
     """`last_report_path` / `last_report_error` must not carry over from an earlier run."""
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "reports").write_text("a file where the reports folder should be")
-    manager = make_manager(tmp_path, monkeypatch)
+    manager = make_manager(tmp_path, SEQUENTIAL, monkeypatch)
     executor = manager.executor
 
     def chain(output_dir: str) -> ContentCreationChain:
@@ -500,7 +476,7 @@ def test_keyboard_interrupt_propagates_after_failure_report(
     registry.register("image_to_image", "flux_kontext", Interrupting())
     slow = Slow(0.3)
     registry.register("image_to_image", "photon_base", slow)
-    manager = make_manager(tmp_path, monkeypatch, registry, mode)
+    manager = make_manager(tmp_path, mode, monkeypatch, registry)
     if where == "group_branch":
         second = step(
             "parallel_group",

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scheduler_modes import MODES, PARALLEL, SEQUENTIAL, make_manager, step
 
 from ai_content_pipeline.models.protocol import GenerationRequest, GenerationResult
 from ai_content_pipeline.models.registry import GeneratorRegistry, build_registry
 from ai_content_pipeline.pipeline.chain import ChainResult, ContentCreationChain, PipelineStep
 from ai_content_pipeline.pipeline.executor import ChainExecutor
-from ai_content_pipeline.pipeline.manager import AIPipelineManager
 from ai_content_pipeline.pipeline.validation import find_problems
 from ai_content_pipeline.utils.file_manager import FileManager
 
@@ -29,13 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGE = str(REPO / "input" / "assets" / "landscape.png")
 DEFAULT_VIDEO_PROMPT = "Create a cinematic video from this image"
 
-SEQUENTIAL = "sequential"
-PARALLEL = "parallel"
-SCHEDULER_CLASS = {SEQUENTIAL: "SequentialScheduler", PARALLEL: "ParallelExtension"}
-MODES = [
-    pytest.param(SEQUENTIAL, id=SEQUENTIAL),
-    pytest.param(PARALLEL, id=PARALLEL, marks=pytest.mark.requires_parallel),
-]
 MEDIA_NAME = re.compile(r"^step(\d+)(?:_branch(\d+))?_([0-9a-f]{12})\.([a-z0-9]+)$")
 
 
@@ -52,19 +45,6 @@ def mode(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def make_manager(
-    base: Path,
-    mode: str,
-    monkeypatch: pytest.MonkeyPatch,
-    generators: GeneratorRegistry | None = None,
-) -> AIPipelineManager:
-    """A manager whose executor uses the scheduler `mode` (flag read at construction)."""
-    monkeypatch.setenv("PIPELINE_PARALLEL_ENABLED", "true" if mode == PARALLEL else "false")
-    manager = AIPipelineManager(base_dir=str(base), generators=generators)
-    assert manager.executor.scheduler_name == SCHEDULER_CLASS[mode]
-    return manager
-
-
 def run(
     base: Path,
     mode: str,
@@ -75,10 +55,6 @@ def run(
 ) -> ChainResult:
     manager = make_manager(base, mode, monkeypatch, generators)
     return manager.execute_chain(ContentCreationChain.from_config(config), input_data)
-
-
-def step(type_: str, model: str, **params: Any) -> dict[str, Any]:
-    return {"type": type_, "model": model, "params": params}
 
 
 def group(branches: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
