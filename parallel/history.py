@@ -35,11 +35,6 @@ class GroupHistory:
         """The median branch time of this kind of group's last run; None if it never ran."""
         return self._median_seconds.get(key)
 
-    def branches_take_long(self, key: GroupKey, at_least: float) -> bool:
-        """True if this kind of group ran before with a median branch time of `at_least`."""
-        seconds = self._median_seconds.get(key)
-        return seconds is not None and seconds >= at_least
-
     def record(self, key: GroupKey, branch_seconds: Sequence[float]) -> None:
         if not branch_seconds:
             return

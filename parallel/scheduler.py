@@ -48,14 +48,15 @@ class ThreadPoolScheduler:
         key = group_key(tasks)
         group = _GroupRun(tasks, min(max(1, max_workers), len(tasks)) - 1, self._pool)
         known = self._history.median_branch_seconds(key)
-        if not group.helper_count:
-            group.run_on_caller(watch_clock=False)
-        elif known is None:
-            group.run_with_scout()
-        elif known >= HELPER_GRACE_SECONDS:
-            group.run_with_helpers_at_once()
-        else:
-            group.run_on_caller(watch_clock=True)
+        watch_clock = False
+        if group.helper_count:
+            if known is None:
+                group.launch_scout()
+            elif known >= HELPER_GRACE_SECONDS:
+                group.bring_in_helpers(group.helper_count)
+            else:
+                watch_clock = True
+        group.run_as_caller(watch_clock)
         self._history.record(key, group.branch_seconds)
         return group.results_in_order()
 
@@ -77,40 +78,29 @@ class _GroupRun:
         self._helpers = Latch()
         self._escaped: list[BaseException] = []
 
-    # -- running -----------------------------------------------------------------------------
+    # -- the calling thread ------------------------------------------------------------------
 
-    def run_with_helpers_at_once(self) -> None:
-        self._bring_in_helpers(self.helper_count)
-        self._run_as_caller(watch_clock=False)
-
-    def run_with_scout(self) -> None:
+    def launch_scout(self) -> None:
         self._pool.launch(self._scout, 1, self._helpers)
-        self._run_as_caller(watch_clock=False)
-
-    def run_on_caller(self, watch_clock: bool) -> None:
-        self._run_as_caller(watch_clock)
 
     def results_in_order(self) -> list[dict[str, Any]]:
         return [result for result in self._results if result is not None]
 
-    def _run_as_caller(self, watch_clock: bool) -> None:
+    def run_as_caller(self, watch_clock: bool) -> None:
         try:
             self._work(watch_clock)
         except BaseException:
             # Ctrl-C or a scheduler fault: branches not yet taken never start; the running
-            # ones are waited for, so the failure report is written after every branch ended.
+            # ones are waited for (below), so the failure report is written after they end.
             with self._lock:
                 self._stopped = True
+            raise
+        finally:
+            with self._lock:
                 self._caller_done.set()
                 joined = self._joined
-            if joined:
+            if joined:  # every helper was launched, under the lock, before this
                 self._helpers.wait()
-            raise
-        with self._lock:
-            self._caller_done.set()
-            joined = self._joined
-        if joined:  # every helper was launched, under the lock, before this
-            self._helpers.wait()
         if self._escaped:
             raise self._escaped[0]
 
@@ -134,7 +124,7 @@ class _GroupRun:
             self.branch_seconds.append(ended - started)
             if watch_clock and ended - group_started >= HELPER_GRACE_SECONDS:
                 # Known as instant, yet still going: this run is not like the last one.
-                self._bring_in_helpers(self.helper_count)
+                self.bring_in_helpers(self.helper_count)
                 watch_clock = False
 
     def _help_out(self) -> None:
@@ -147,7 +137,7 @@ class _GroupRun:
                 self._stopped = True
             self._escaped.append(exc)
 
-    def _bring_in_helpers(self, count: int) -> bool:
+    def bring_in_helpers(self, count: int) -> bool:
         """Launch up to `count` helpers unless the group is over, stopped or already joined."""
         with self._lock:
             if self._joined or self._stopped or self._caller_done.is_set() or not self._left:
@@ -161,7 +151,7 @@ class _GroupRun:
         # nobody: this pool thread brings the others in only if the caller is still busy.
         if self._caller_done.wait(HELPER_GRACE_SECONDS):
             return
-        if self._bring_in_helpers(self.helper_count - 1):
+        if self.bring_in_helpers(self.helper_count - 1):
             self._help_out()
 
 

@@ -69,14 +69,13 @@ def test_history_keeps_the_median_branch_time_per_kind_of_group() -> None:
     slow, fast = ("a",), ("b",)
     history.record(slow, [0.001, 0.005, 0.004])
     history.record(fast, [0.0001])
-    assert history.branches_take_long(slow, at_least=0.004)
-    assert not history.branches_take_long(slow, at_least=0.0041)
-    assert not history.branches_take_long(fast, at_least=0.003)
-    assert not history.branches_take_long(("never seen",), at_least=0.0)  # no record: no
+    assert history.median_branch_seconds(slow) == 0.004
+    assert history.median_branch_seconds(fast) == 0.0001
+    assert history.median_branch_seconds(("never seen",)) is None
     history.record(slow, [0.0002, 0.0001])  # the latest run counts, not the first
-    assert not history.branches_take_long(slow, at_least=0.003)
+    assert history.median_branch_seconds(slow) == pytest.approx(0.00015)
     history.record(fast, [])  # a group that ran nothing teaches nothing
-    assert history.branches_take_long(fast, at_least=0.0001)
+    assert history.median_branch_seconds(fast) == 0.0001
 
 
 def test_history_starts_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,10 +84,10 @@ def test_history_starts_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> Non
     history.record(("a",), [1.0])
     history.record(("b",), [1.0])
     history.record(("a",), [1.0])  # a known kind never evicts
-    assert history.branches_take_long(("b",), at_least=1.0)
+    assert history.median_branch_seconds(("b",)) == 1.0
     history.record(("c",), [1.0])
-    assert not history.branches_take_long(("a",), at_least=1.0)
-    assert history.branches_take_long(("c",), at_least=1.0)
+    assert history.median_branch_seconds(("a",)) is None
+    assert history.median_branch_seconds(("c",)) == 1.0
 
 
 def test_group_key_is_the_branch_types_and_models_in_order() -> None:
@@ -163,7 +162,7 @@ def test_a_known_instant_group_that_turns_slow_brings_helpers_in(
     later = [recorder.started[i] for i in (1, 2, 3)]
     assert any(name.startswith(THREAD_PREFIX) for _, name in later)
     assert max(start for start, _ in later) < 0.1 + 0.1  # the rest ran side by side
-    assert history.branches_take_long(group_key(recorder.tasks(4)), at_least=grace)
+    assert history.median_branch_seconds(group_key(recorder.tasks(4))) >= grace
 
 
 def test_schedulers_of_one_extension_share_what_they_learnt(
