@@ -4,7 +4,8 @@
             with its own `SequentialScheduler` and never sees a `ParallelExtension`.
 ``off``     `parallel` is importable, ``PIPELINE_PARALLEL_ENABLED=false``: the extension is
             loaded but disabled, groups still run sequentially.
-``on``      ``PIPELINE_PARALLEL_ENABLED=true``: the extension's thread pool runs the groups.
+``on``      ``PIPELINE_PARALLEL_ENABLED=true``: the registered default concurrent scheduler
+            (`parallel`'s ``async``) runs the groups.
 
 Every state sets ``HOME`` to an empty temporary folder so a user's
 ``~/.ai_pipeline/features.json`` cannot decide the flag. A harness that silently records the
@@ -35,11 +36,7 @@ PARALLEL_ENV_VAR = "PIPELINE_PARALLEL_ENABLED"
 HOME_ENV_VAR = "HOME"
 
 FLAG_VALUES = {"absent": "false", "off": "false", "on": "true"}
-EXPECTED_SCHEDULERS = {
-    "absent": "SequentialScheduler",
-    "off": "SequentialScheduler",
-    "on": "ParallelExtension",
-}
+EXPECTED_SCHEDULERS = {"absent": "sequential", "off": "sequential", "on": "async"}
 
 BLOCKED_PACKAGE = "parallel"
 # The core's re-export of `parallel`; it would hand out a cached `ParallelExtension`.
@@ -150,22 +147,16 @@ def activate(state: str) -> Iterator[None]:
 
 
 def detect_state(executor: Any) -> str:
-    """Which of `STATES` a constructed `ChainExecutor` is in; `RuntimeError` if none fits."""
-    scheduler = executor.scheduler_name
-    extension = executor._parallel_extension
-    provider = executor._scheduler_provider
-    if extension is None and scheduler == EXPECTED_SCHEDULERS["absent"]:
+    """Which of `STATES` a constructed `ChainExecutor` is in, from its public
+    `scheduler_info` only; `RuntimeError` if none fits."""
+    info = executor.scheduler_info
+    if not info.extension_loaded and not info.concurrent:
         return "absent"
-    if extension is not None and not extension.enabled:
-        if scheduler == EXPECTED_SCHEDULERS["off"]:
-            return "off"
-    elif extension is not None and provider is extension and scheduler == EXPECTED_SCHEDULERS["on"]:
+    if info.extension_loaded and not info.flag_enabled and not info.concurrent:
+        return "off"
+    if info.extension_loaded and info.flag_enabled and info.concurrent:
         return "on"
-    raise RuntimeError(
-        f"executor is in no known flag state: scheduler {scheduler}, "
-        f"extension {type(extension).__name__ if extension is not None else None}, "
-        f"enabled {getattr(extension, 'enabled', None)}"
-    )
+    raise RuntimeError(f"executor is in no known flag state: {info}")
 
 
 def describe_state(executor: Any, expected: str | None = None) -> str:
@@ -174,6 +165,6 @@ def describe_state(executor: Any, expected: str | None = None) -> str:
     if expected is not None and actual != check_state(expected):
         raise RuntimeError(
             f"flag state {expected!r} did not take effect: the executor is in state {actual!r} "
-            f"(scheduler {executor.scheduler_name})"
+            f"({executor.scheduler_info})"
         )
-    return str(executor.scheduler_name)
+    return str(executor.scheduler_info.name)

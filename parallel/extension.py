@@ -1,32 +1,28 @@
-"""The established `ParallelExtension` API, now a thin front for `ThreadPoolScheduler`."""
+"""The established `ParallelExtension` API, now a thin front for `AsyncScheduler`."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
 from ai_content_pipeline.pipeline.chain import PipelineStep, StepType, branch_steps
-from ai_content_pipeline.pipeline.groups import run_group
+from ai_content_pipeline.pipeline.groups import branch_tasks, run_group
 
-from .history import GroupHistory
-from .pool import BranchPool
-from .scheduler import ThreadPoolScheduler, thread_pool_scope
+from .scheduler import AsyncScheduler
 
 
 class ParallelExtension:
     """Optional concurrent execution of parallel_group steps.
 
-    The executor constructs it when this package is importable and sets `enabled`
-    from the feature flag; only an enabled extension replaces the core scheduler.
+    The executor constructs it when this package is importable and sets `enabled` when it
+    runs groups on a concurrent scheduler. `execute_parallel_group` always runs concurrently.
     """
 
     def __init__(self, base_executor: Any) -> None:
         self.base_executor = base_executor
         self.enabled = False
-        self._pool = BranchPool()
-        self._history = GroupHistory()
+        self._scheduler = AsyncScheduler(getattr(base_executor, "clock", None))
 
-    def is_parallel_step(self, step_data: dict) -> bool:
+    def is_parallel_step(self, step_data: dict[str, Any]) -> bool:
         return step_data.get("type") == StepType.PARALLEL_GROUP.value
 
     def can_execute_parallel(self, step: PipelineStep) -> bool:
@@ -36,14 +32,8 @@ class ParallelExtension:
             and len(branch_steps(step)) > 0
         )
 
-    def run_scope(self) -> AbstractContextManager[ThreadPoolScheduler]:
-        """Scheduler for one chain run (the executor's scheduler seam); every group of every
-        run shares this extension's worker threads and what they learnt about its groups."""
-        return thread_pool_scope(self._pool, self._history)
-
     def close(self) -> None:
-        """Join the pool's threads (they also end with the interpreter)."""
-        self._pool.close()
+        self._scheduler.close()
 
     def execute_parallel_group(
         self,
@@ -54,13 +44,9 @@ class ParallelExtension:
         step_context: dict[str, Any],
     ) -> dict[str, Any]:
         """Run one group concurrently; same result as the core's sequential run."""
-        with self.run_scope() as scheduler:
-            return run_group(
-                self.base_executor,
-                step,
-                input_data,
-                input_type,
-                chain_config,
-                step_context if step_context is not None else {},
-                scheduler,
-            )
+        from ai_content_pipeline.pipeline.executor import StepRunner
+
+        context = step_context if step_context is not None else {}
+        tasks = branch_tasks(step, input_data, input_type, chain_config, context, {})
+        runner = StepRunner(self.base_executor)
+        return run_group(step, tasks, self._scheduler, runner, context)

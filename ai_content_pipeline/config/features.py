@@ -44,6 +44,8 @@ class FlagState:
     """One of ``"environment"``, ``"file"``, ``"default"``."""
     detail: str
     """E.g. ``PIPELINE_PARALLEL_ENABLED=on`` or the features file path."""
+    scheduler: str | None = None
+    """A scheduler named by the flag (``PIPELINE_PARALLEL_ENABLED=async``); None: the default."""
 
 
 def features_file_path() -> Path:
@@ -53,16 +55,29 @@ def features_file_path() -> Path:
     return base / FEATURES_FILE_RELATIVE
 
 
-def _parse_env_value(raw: str) -> bool:
+def _named_scheduler(value: str) -> str | None:
+    """`value` if it names a registered concurrent scheduler, else None."""
+    from ai_content_pipeline.pipeline.groups import SEQUENTIAL
+    from ai_content_pipeline.pipeline.schedulers import is_registered
+
+    return value if value != SEQUENTIAL and is_registered(value) else None
+
+
+def _parse_env_value(raw: str) -> tuple[bool, str | None]:
     value = raw.strip().lower()
     if value in TRUE_SPELLINGS:
-        return True
-    if value in FALSE_SPELLINGS:
-        return False
+        return True, None
+    if value in FALSE_SPELLINGS or value == "sequential":
+        return False, None
+    named = _named_scheduler(value)
+    if named is not None:
+        return True, named
+    from ai_content_pipeline.pipeline.schedulers import registered_names
+
     raise FeatureFlagError(
         f"{PARALLEL_ENV_VAR}={raw!r} is not a recognised value; use one of "
         f"{', '.join(TRUE_SPELLINGS)} (enable) or {', '.join(FALSE_SPELLINGS)} (disable), "
-        "case-insensitive, or unset it"
+        f"case-insensitive, a scheduler name ({', '.join(registered_names())}), or unset it"
     )
 
 
@@ -103,8 +118,10 @@ class FeatureFlags:
         """Resolve the parallel scheduler flag and say which source decided it."""
         raw = os.environ.get(PARALLEL_ENV_VAR)
         if raw is not None and raw.strip():
-            enabled = _parse_env_value(raw)
-            return FlagState(enabled, SOURCE_ENVIRONMENT, f"{PARALLEL_ENV_VAR}={raw.strip()}")
+            enabled, named = _parse_env_value(raw)
+            return FlagState(
+                enabled, SOURCE_ENVIRONMENT, f"{PARALLEL_ENV_VAR}={raw.strip()}", named
+            )
 
         path = features_file_path()
         file_value = _read_file_flag(path)

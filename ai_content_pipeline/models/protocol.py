@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from ..clock import Clock, RealClock
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -34,6 +36,8 @@ class GenerationRequest:
     """Keyword arguments given to `ChainExecutor.execute`, forwarded unchanged."""
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
     """Set when the caller gave up (timeout): a generator should stop and write nothing."""
+    clock: Clock = field(default_factory=RealClock, compare=False)
+    """The executor's clock: every wait of the call (latency, polling, back-off) goes here."""
 
 
 @dataclass
@@ -59,3 +63,19 @@ class Generator(Protocol):
     """A model call: request in, result out. Must not raise for model failures."""
 
     def generate(self, request: GenerationRequest) -> GenerationResult: ...
+
+
+@runtime_checkable
+class AsyncGenerator(Protocol):
+    """A generator that can also be awaited: concurrent schedulers run it as a task (no
+    thread per call) and cancel it by cancelling the task. Waits use ``asyncio.sleep`` on the
+    running loop, which shares the executor's clock."""
+
+    def generate(self, request: GenerationRequest) -> GenerationResult: ...
+
+    async def agenerate(self, request: GenerationRequest) -> GenerationResult: ...
+
+
+def is_async(generator: object) -> bool:
+    """Whether `generator` offers `agenerate`."""
+    return callable(getattr(generator, "agenerate", None))

@@ -40,6 +40,8 @@ Failure injection (step params; never part of the content seed)
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import hashlib
 import json
@@ -247,23 +249,64 @@ class _Controls:
 _NO_CONTROLS = _Controls(fail=None, raise_=None, delay=0.0, url_only=False)
 
 
-def _pause(request: GenerationRequest, seconds: float) -> bool:
-    """Sleep through the simulated latency; True when the caller cancelled meanwhile."""
-    return request.cancelled.wait(seconds)
+LATENCY_FACTORS: contextvars.ContextVar[Mapping[str, float] | None] = contextvars.ContextVar(
+    "aicp_stub_latency_factors", default=None
+)
+"""label -> factor on the simulated model latency of that step or branch (after the jitter).
+
+How the release gate replays a group under another completion order: it gives the branches
+other latencies. A context variable, so concurrent runs in one process never see each other's.
+"""
+
+CANCELLED_ERROR = "cancelled: the caller stopped waiting"
 
 
 class _StubError(Exception):
     """A model failure found while producing output: becomes a failed result, never escapes."""
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One call, planned: what it costs, how long it waits, and what it will do then."""
+
+    seed: bytes
+    cost: float
+    model_time: float
+    metadata: dict[str, Any]
+    controls: _Controls
+    pause: float
+
+
 class _StubGenerator:
     """Shared call flow: seed, cost, latency, injected failures, then the type's output.
 
     Instances hold only fixed configuration set in ``__init__``; everything about a call lives
-    in locals, so one instance serves every thread (spec section 8 #15).
+    in locals, so one instance serves every thread and task (spec section 8 #15). The sync
+    `generate` and the async `agenerate` differ only in how they wait: on the request's clock,
+    or on the running loop (which shares that clock).
     """
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
+        call = self._plan(request)
+        if isinstance(call, GenerationResult):
+            return call
+        if call.pause > 0 and request.clock.sleep(call.pause, request.cancelled):
+            return self._failed(call, CANCELLED_ERROR)
+        return self._complete(request, call)
+
+    async def agenerate(self, request: GenerationRequest) -> GenerationResult:
+        call = self._plan(request)
+        if isinstance(call, GenerationResult):
+            return call
+        if call.pause > 0:
+            await asyncio.sleep(call.pause)
+        return self._complete(request, call)
+
+    def estimate_cost(self, request: GenerationRequest) -> float:
+        """What the call is charged, known before it runs (an interrupted call is charged it)."""
+        return call_cost(request.step_type, request.model)
+
+    def _plan(self, request: GenerationRequest) -> _Call | GenerationResult:
         timing = read_stub_timing()
         seed = content_seed(request)
         cost = call_cost(request.step_type, request.model)
@@ -273,34 +316,44 @@ class _StubGenerator:
             "seed": seed.hex()[:12],
             "quality_score": quality_score(seed),
         }
-
-        def failed(error: str) -> GenerationResult:
-            return GenerationResult(
-                success=False, cost=cost, model_time=model_time, metadata=metadata, error=error
-            )
-
         try:
             controls = _Controls.parse(request.params)
         except ValueError as exc:
-            return failed(str(exc))
-        pause = simulated_sleep(timing, model_time, request.label, seed) + controls.delay
-        if pause > 0 and _pause(request, pause):
-            return failed("cancelled: the caller stopped waiting")
+            return GenerationResult(
+                success=False, cost=cost, model_time=model_time, metadata=metadata, error=str(exc)
+            )
+        pause = simulated_sleep(timing, model_time, request.label, seed)
+        factors = LATENCY_FACTORS.get()
+        if factors is not None:
+            pause *= factors.get(request.label, 1.0)
+        return _Call(seed, cost, model_time, metadata, controls, pause + controls.delay)
+
+    @staticmethod
+    def _failed(call: _Call, error: str) -> GenerationResult:
+        return GenerationResult(
+            success=False,
+            cost=call.cost,
+            model_time=call.model_time,
+            metadata=call.metadata,
+            error=error,
+        )
+
+    def _complete(self, request: GenerationRequest, call: _Call) -> GenerationResult:
         if request.cancelled.is_set():
-            return failed("cancelled: the caller stopped waiting")
-        if controls.raise_ is not None:
-            raise RuntimeError(controls.raise_)
-        if controls.fail is not None:
-            return failed(controls.fail)
+            return self._failed(call, CANCELLED_ERROR)
+        if call.controls.raise_ is not None:
+            raise RuntimeError(call.controls.raise_)
+        if call.controls.fail is not None:
+            return self._failed(call, call.controls.fail)
         try:
-            result = self._produce(request, seed, controls)
+            result = self._produce(request, call.seed, call.controls)
         except _StubError as exc:
-            return failed(str(exc))
+            return self._failed(call, str(exc))
         except OSError as exc:
-            return failed(f"{request.step_type}: cannot write output: {exc}")
-        result.cost = cost
-        result.model_time = model_time
-        result.metadata = {**metadata, **result.metadata}
+            return self._failed(call, f"{request.step_type}: cannot write output: {exc}")
+        result.cost = call.cost
+        result.model_time = call.model_time
+        result.metadata = {**call.metadata, **result.metadata}
         return result
 
     def _produce(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import hashlib
@@ -10,11 +11,14 @@ import os
 import secrets
 import shutil
 import threading
-import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ..clock import Clock, RealClock, StepTimeout
 from ..config.features import FeatureFlags
 from ..errors import PipelineError
 from ..models.avatar import ReplicateMultiTalkGenerator
@@ -22,14 +26,25 @@ from ..models.image_to_image import UnifiedImageToImageGenerator
 from ..models.image_to_video import UnifiedImageToVideoGenerator
 from ..models.image_understanding import UnifiedImageUnderstandingGenerator
 from ..models.prompt_generation import UnifiedPromptGenerator
-from ..models.protocol import GenerationRequest, GenerationResult
+from ..models.protocol import GenerationRequest, GenerationResult, is_async
 from ..models.registry import GeneratorRegistry, build_registry
 from ..models.text_to_image import UnifiedTextToImageGenerator
 from ..models.text_to_speech import UnifiedTextToSpeechGenerator
 from ..utils.file_manager import FileManager
 from . import reports, step_types
 from .chain import ChainResult, ContentCreationChain, PipelineStep, StepType
-from .groups import SequentialScheduler, run_group
+from .groups import (
+    INTERRUPTED_MESSAGE,
+    BranchOutcome,
+    BranchTask,
+    GroupInterrupted,
+    GroupScheduler,
+    branch_tasks,
+    failed_result,
+    run_group,
+)
+from .schedule import InFlight, ScheduleTrace
+from .schedulers import DEFAULT_CONCURRENT, load_scheduler
 from .step_params import CONTROL_PARAMS, resolve_params
 
 logger = logging.getLogger("ai_content_pipeline")
@@ -49,16 +64,76 @@ RESULT_KEYS = (
 )
 
 
+T = TypeVar("T")
+
+
+class CallMode(Enum):
+    """How a step's model call waits: blocking the thread, or awaited on the running loop."""
+
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+@dataclass(frozen=True)
+class SchedulerInfo:
+    """What the executor runs groups on, asked for by `aicp features` and the harness."""
+
+    name: str
+    """The scheduler's registered name: ``sequential``, ``async``, ..."""
+    concurrent: bool
+    clock: str
+    """``real`` or ``virtual``."""
+    flag_enabled: bool
+    """What the feature flag said (a concurrent scheduler may still be missing)."""
+    extension_loaded: bool
+    """Whether the optional `parallel` package was found."""
+
+
+class StepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a plain step: carries its (failed, partial) result for the report."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__("step interrupted")
+        self.result = result
+
+
+class _CallInterrupted(Exception):
+    """Inside `_run_step`: the call in flight was stopped (Ctrl-C or task cancellation)."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(INTERRUPTED_MESSAGE)
+        self.result = result
+
+
+def drive(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends, on this thread, without an event loop.
+
+    Why: one `async def` holds the step rules for both call modes; in `CallMode.SYNC` it
+    awaits nothing that suspends, so stepping it once runs it to the end.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("a synchronous step suspended: it awaited an event loop")
+
+
 class ChainExecutor:
     """Executes content creation chains step by step.
 
-    Groups are handed to a scheduler: the core's sequential one, or the
-    `parallel` package's concurrent one when that package is importable and the
-    feature flag (read once, here) enables it.
+    Groups are handed to a scheduler chosen by name (the feature flag, or `scheduler`): the
+    core's sequential one, or one registered in the ``ai_content_pipeline.schedulers``
+    entry-point group, such as the `parallel` package's. Every wait goes through `clock`.
     """
 
     def __init__(
-        self, file_manager: FileManager, generators: GeneratorRegistry | None = None
+        self,
+        file_manager: FileManager,
+        generators: GeneratorRegistry | None = None,
+        *,
+        clock: Clock | None = None,
+        scheduler: str | None = None,
     ) -> None:
         self.file_manager = file_manager
         self.generators = generators if generators is not None else build_registry("stub")
@@ -69,30 +144,50 @@ class ChainExecutor:
         self.image_to_video = UnifiedImageToVideoGenerator(self.generators)
         self.text_to_speech = UnifiedTextToSpeechGenerator(self.generators)
         self.replicate_multitalk = ReplicateMultiTalkGenerator(self.generators)
+        self.clock: Clock = clock if clock is not None else RealClock()
         self.flag_state = FeatureFlags.parallel_execution_state()
-        self._parallel_extension: Any = None
-        self._scheduler_provider: Any = SequentialScheduler()
-        self._try_load_parallel_extension()
+        wanted = scheduler or (
+            (self.flag_state.scheduler or DEFAULT_CONCURRENT)
+            if self.flag_state.enabled
+            else "sequential"
+        )
+        self._scheduler: GroupScheduler = load_scheduler(wanted, self.clock)
+        self._parallel_extension: Any = self._load_parallel_extension()
+        self.schedule_trace: ScheduleTrace | None = None
+        """Set a `ScheduleTrace` here to collect every group's schedule (the harness does)."""
         self.last_report_path: Path | None = None
         self.last_report_error: str | None = None
 
     # -- scheduler seam -------------------------------------------------------------------
 
-    def _try_load_parallel_extension(self) -> None:
-        """Load the optional concurrent scheduler; without it, groups run sequentially."""
+    def _load_parallel_extension(self) -> Any:
+        """The established `ParallelExtension`, when the optional package is importable."""
         try:
-            from parallel import ParallelExtension
+            from .parallel_extension import ParallelExtension
         except ImportError:
-            return
+            return None
         extension = ParallelExtension(self)
-        extension.enabled = self.flag_state.enabled
-        self._parallel_extension = extension
-        if extension.enabled:
-            self._scheduler_provider = extension
+        extension.enabled = self._scheduler.concurrent
+        return extension
+
+    @property
+    def scheduler_info(self) -> SchedulerInfo:
+        """Which scheduler and clock this executor runs (public; the harness asks only this)."""
+        return SchedulerInfo(
+            name=self._scheduler.name,
+            concurrent=self._scheduler.concurrent,
+            clock=self.clock.name,
+            flag_enabled=self.flag_state.enabled,
+            extension_loaded=self._parallel_extension is not None,
+        )
 
     @property
     def scheduler_name(self) -> str:
-        return type(self._scheduler_provider).__name__
+        return self._scheduler.name
+
+    def close(self) -> None:
+        """Release the scheduler's loop and threads (they also end with the interpreter)."""
+        self._scheduler.close()
 
     # -- running a chain ------------------------------------------------------------------
 
@@ -114,32 +209,26 @@ class ChainExecutor:
         self.last_report_path = None
         self.last_report_error = None
         run = _Run(chain, input_data, self._output_root(chain), secrets.token_hex(6))
-        started = time.perf_counter()
+        started = self.clock.now()
         try:
-            with self._scheduler_provider.run_scope() as scheduler:
-                self._walk(run, enabled_steps, scheduler, kwargs)
+            self._walk(run, enabled_steps, kwargs)
         except KeyboardInterrupt:
-            run.error = "Execution interrupted by user"
-            self._finish(run, time.perf_counter() - started)
+            run.error = INTERRUPTED_MESSAGE
+            run.interrupted = True
+            self._finish(run, self.clock.now() - started)
             raise
         except Exception as exc:
             run.error = f"Execution error: {exc}"
             logger.debug("execution error", exc_info=True)
-        return self._finish(run, time.perf_counter() - started)
+        return self._finish(run, self.clock.now() - started)
 
-    def _walk(
-        self, run: _Run, enabled_steps: list[PipelineStep], scheduler: Any, kwargs: dict
-    ) -> None:
+    def _walk(self, run: _Run, enabled_steps: list[PipelineStep], kwargs: dict[str, Any]) -> None:
         data: Any = run.input_data
         data_type = run.input_type
         context: dict[str, Any] = {}
         for number, step in enumerate(enabled_steps, start=1):
             context["step_label"] = f"step{number}"
-            if step.step_type is StepType.PARALLEL_GROUP:
-                result = run_group(
-                    self, step, data, data_type, run.chain.config, context, scheduler, **kwargs
-                )
-            else:
+            try:
                 result = self._execute_step(
                     step=step,
                     input_data=data,
@@ -148,6 +237,9 @@ class ChainExecutor:
                     step_context=context,
                     **kwargs,
                 )
+            except (StepInterrupted, GroupInterrupted) as stop:
+                run.record(number, step, data, stop.result)  # its charges and files count
+                raise
             record = run.record(number, step, data, result)
             if not result.get("success"):
                 run.error = f"Step {number} failed: {result.get('error') or 'Unknown error'}"
@@ -162,6 +254,9 @@ class ChainExecutor:
     def _finish(self, run: _Run, total_time: float) -> ChainResult:
         run.total_time = total_time
         report = self._create_execution_report(run)
+        if run.interrupted:
+            report["interrupted"] = True
+            report["files_present"] = _files_under(run.output_dir)
         self._save_execution_report(report, run)
         self._cleanup_temp(run)
         return ChainResult(
@@ -186,22 +281,49 @@ class ChainExecutor:
         step_context: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Execute one step and return its result dict. Never raises."""
+        """Execute one step and return its result dict. Never raises, except
+        `StepInterrupted`/`GroupInterrupted` (both `KeyboardInterrupt`) on Ctrl-C."""
         context = step_context if step_context is not None else {}
-        started = time.perf_counter()
+        if step.step_type is StepType.PARALLEL_GROUP:
+            return self._run_group(step, input_data, input_type, chain_config, context, kwargs)
         try:
-            if step.step_type is StepType.PARALLEL_GROUP:
-                with self._scheduler_provider.run_scope() as scheduler:
-                    return run_group(
-                        self,
-                        step,
-                        input_data,
-                        input_type,
-                        chain_config,
-                        context,
-                        scheduler,
-                        **kwargs,
-                    )
+            return drive(
+                self._run_step(
+                    step, input_data, input_type, chain_config, context, kwargs, CallMode.SYNC
+                )
+            )
+        except _CallInterrupted as stop:
+            raise StepInterrupted(stop.result) from None
+
+    def _run_group(
+        self,
+        step: PipelineStep,
+        input_data: Any,
+        input_type: str,
+        chain_config: Mapping[str, Any],
+        context: dict[str, Any],
+        options: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        tasks = branch_tasks(step, input_data, input_type, chain_config, context, options)
+        return run_group(
+            step, tasks, self._scheduler, StepRunner(self), context, self.schedule_trace
+        )
+
+    async def _run_step(
+        self,
+        step: PipelineStep,
+        input_data: Any,
+        input_type: str,
+        chain_config: Mapping[str, Any],
+        context: dict[str, Any],
+        options: Mapping[str, Any],
+        mode: CallMode,
+    ) -> dict[str, Any]:
+        """The rules of one model step, for both call modes. Never raises, except
+        `_CallInterrupted` when the call in flight was stopped."""
+        clock = self.clock
+        started = clock.now()
+        try:
             try:
                 generator = self.generators.get(step.step_type.value, step.model)
             except KeyError:
@@ -214,10 +336,11 @@ class ChainExecutor:
                 params=resolve_params(step, input_data, context),
                 output_dir=self._media_dir(chain_config, step),
                 label=context.get("step_label", "step"),
-                options=dict(kwargs),
+                options=dict(options),
+                clock=clock,
             )
-            result, attempts = self._call_with_retries(generator, request, step)
-            outcome = _result_dict(step, result, time.perf_counter() - started, attempts)
+            result, attempts = await self._call_with_retries(generator, request, step, mode)
+            outcome = _result_dict(step, result, clock.now() - started, attempts)
             if result.success and step.step_type is StepType.PROMPT_GENERATION:
                 context["generated_prompt"] = result.extracted_prompt or result.output_text
             if result.success and step.step_type is StepType.GENERATE_SUBTITLES:
@@ -232,16 +355,19 @@ class ChainExecutor:
                 "ok" if result.success else f"failed: {result.error}",
             )
             return outcome
+        except _CallInterrupted:
+            raise
         except Exception as exc:
             logger.debug("step raised", exc_info=True)
             return _failed(
-                step, f"Step execution failed: {exc}", processing_time=time.perf_counter() - started
+                step, f"Step execution failed: {exc}", processing_time=clock.now() - started
             )
 
-    def _call_with_retries(
-        self, generator: Any, request: GenerationRequest, step: PipelineStep
+    async def _call_with_retries(
+        self, generator: Any, request: GenerationRequest, step: PipelineStep, mode: CallMode
     ) -> tuple[GenerationResult, int]:
-        """Call up to 1 + retry_count times; every attempt's cost counts."""
+        """Call up to 1 + retry_count times; every attempt's cost counts. A call stopped by
+        Ctrl-C is not charged (as a timed-out one is not) and ends the step."""
         timeout = step.params.get("timeout")
         cost = 0.0
         attempts = 0
@@ -253,7 +379,17 @@ class ChainExecutor:
                 if attempts == 1
                 else dataclasses.replace(request, cancelled=threading.Event())
             )
-            result = call_with_timeout(generator.generate, attempt, timeout)
+            try:
+                if mode is CallMode.SYNC:
+                    result = call_with_timeout(generator.generate, attempt, timeout)
+                else:
+                    result = await acall_with_timeout(generator, attempt, timeout)
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                attempt.cancelled.set()
+                stopped = _failed(step, INTERRUPTED_MESSAGE)
+                stopped["cost"] = cost
+                stopped["metadata"] = {"attempts": attempts, "interrupted": True}
+                raise _CallInterrupted(stopped) from None
             cost += result.cost
             if result.success or attempts > max(0, int(step.retry_count)):
                 break
@@ -378,6 +514,7 @@ class _Run:
         self.total_time = 0.0
         self.successes = 0
         self.error: str | None = None
+        self.interrupted = False
         self.temp_root = output_dir / str(chain.temp_dir)
         self.created_temp = False
         self._lock = threading.Lock()
@@ -409,14 +546,28 @@ class _Run:
         return record
 
 
+def timed_out(timeout: Any) -> GenerationResult:
+    """A call still running at its step's timeout: a failure, not charged."""
+    return GenerationResult(success=False, error=f"Timed out after {timeout} s")
+
+
 def call_with_timeout(fn: Any, request: GenerationRequest, timeout: Any) -> GenerationResult:
     """Run a generator call; with a timeout, a call still running then becomes a failure.
 
-    Defined in the core so a hung branch fails the same way under every scheduler. The
-    abandoned call keeps its daemon thread until it returns (Python cannot kill threads).
+    Defined in the core so a hung call fails the same way under every scheduler. On the
+    virtual clock the deadline is the clock's (exact); on the real clock the call runs on a
+    daemon thread that is abandoned at the deadline (Python cannot kill threads), its cancel
+    flag set so it writes nothing.
     """
     if not timeout:
-        return fn(request)
+        return fn(request)  # type: ignore[no-any-return]
+    if request.clock.name != "real":
+        try:
+            with request.clock.deadline(float(timeout)):
+                return fn(request)  # type: ignore[no-any-return]
+        except StepTimeout:
+            request.cancelled.set()
+            return timed_out(timeout)
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -430,10 +581,106 @@ def call_with_timeout(fn: Any, request: GenerationRequest, timeout: Any) -> Gene
     worker.join(float(timeout))
     if worker.is_alive():
         request.cancelled.set()  # the abandoned call must not write files after we moved on
-        return GenerationResult(success=False, error=f"Timed out after {timeout} s")
+        return timed_out(timeout)
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["result"]
+    return outcome["result"]  # type: ignore[no-any-return]
+
+
+# Threads for sync generators called from an event loop: as many as branches can be in flight.
+_SYNC_CALL_THREADS = 64
+_sync_pool_lock = threading.Lock()
+_sync_pool: Any = None
+
+
+def _sync_call_pool() -> Any:
+    global _sync_pool
+    with _sync_pool_lock:
+        if _sync_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _sync_pool = ThreadPoolExecutor(_SYNC_CALL_THREADS, thread_name_prefix="aicp-call")
+        return _sync_pool
+
+
+async def acall_with_timeout(
+    generator: Any, request: GenerationRequest, timeout: Any
+) -> GenerationResult:
+    """`call_with_timeout` on the running loop: an async generator is awaited (cancelled at
+    the deadline), a sync one runs on a thread (abandoned at the deadline, as above)."""
+    loop = asyncio.get_running_loop()
+    if is_async(generator):
+        call: Any = generator.agenerate(request)
+    else:
+        run_in_thread = getattr(loop, "run_in_thread", None)
+        fn = functools.partial(generator.generate, request)
+        call = (
+            run_in_thread(_sync_call_pool(), fn)
+            if run_in_thread is not None
+            else loop.run_in_executor(_sync_call_pool(), fn)
+        )
+    try:
+        if not timeout:
+            return await call  # type: ignore[no-any-return]
+        async with asyncio.timeout(float(timeout)):
+            return await call  # type: ignore[no-any-return]
+    except TimeoutError:
+        request.cancelled.set()
+        return timed_out(timeout)
+    except asyncio.CancelledError:
+        request.cancelled.set()
+        raise
+
+
+class StepRunner:
+    """The core's `BranchRunner`: runs a branch task through the executor's step rules and
+    returns its result and context changes; never touches the task's own context."""
+
+    def __init__(self, executor: ChainExecutor) -> None:
+        self._executor = executor
+        self.clock = executor.clock
+        self.in_flight = InFlight()
+
+    def run(self, task: BranchTask) -> BranchOutcome:
+        return drive(self._run(task, CallMode.SYNC))
+
+    async def arun(self, task: BranchTask) -> BranchOutcome:
+        return await self._run(task, CallMode.ASYNC)
+
+    async def _run(self, task: BranchTask, mode: CallMode) -> BranchOutcome:
+        context = dict(task.context)
+        self.in_flight.enter()
+        started = self.clock.now()
+        interrupted = False
+        try:
+            result = await self._executor._run_step(
+                task.step,
+                task.input_data,
+                task.input_type,
+                task.chain_config,
+                context,
+                task.options,
+                mode,
+            )
+        except _CallInterrupted as stop:
+            result, interrupted = stop.result, True
+        except Exception as exc:  # a branch that raises is a failed branch, never a crash
+            result = failed_result(task.step, f"Step execution failed: {exc}")
+        finally:
+            ended = self.clock.now()
+            self.in_flight.leave()
+        updates = {k: v for k, v in context.items() if task.context.get(k, _ABSENT) != v}
+        return BranchOutcome(task.index, result, updates, started, ended, interrupted)
+
+
+_ABSENT = object()
+
+
+def _files_under(folder: Path) -> list[str]:
+    """Every file in the run's output folder, relative: what an interrupted report lists."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
 def _resolved_root(configured: str, base: str) -> Path:

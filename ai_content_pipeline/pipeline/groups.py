@@ -11,20 +11,20 @@ runs, so their outputs are identical by construction.
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from ..clock import Clock
 from .chain import PipelineStep, StepType, branch_steps
-
-if TYPE_CHECKING:
-    from .executor import ChainExecutor
+from .schedule import GroupSchedule, InFlight, ScheduleTrace
 
 DEFAULT_MAX_WORKERS = 3
 NO_SUCCESS_MESSAGE = "No successful results from parallel execution"
+INTERRUPTED_MESSAGE = "Execution interrupted by user"
+NOT_STARTED_MESSAGE = "not started: execution interrupted by user"
+SEQUENTIAL = "sequential"
 
 
 class MergeStrategy(Enum):
@@ -37,39 +37,104 @@ class MergeStrategy(Enum):
 
 @dataclass(frozen=True)
 class BranchTask:
-    """One branch, ready to run: `run()` never raises and returns the branch's result dict."""
+    """One branch as plain data: everything a runner needs, nothing that points back at the
+    executor, so any scheduler (another loop, another process) can hand it to a runner."""
 
     index: int
     step: PipelineStep
     label: str
-    run: Callable[[], dict[str, Any]]
+    input_data: Any
+    input_type: str
+    chain_config: Mapping[str, Any]
+    context: Mapping[str, Any]
+    """The branch's own copy of the step context (its label included)."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword arguments of `ChainExecutor.execute`, forwarded to the generator."""
+
+
+@dataclass(frozen=True)
+class BranchOutcome:
+    """What running a branch gave: its result, what it changed in its context, and when it
+    ran on the executor's clock (for the schedule the harness checks)."""
+
+    index: int
+    result: dict[str, Any]
+    context_updates: Mapping[str, Any]
+    started: float
+    ended: float
+    interrupted: bool = False
+    """The branch was stopped by Ctrl-C while its call was in flight (not charged)."""
+
+
+class BranchRunner(Protocol):
+    """Runs one branch task; never raises for a branch's failure."""
+
+    clock: Clock
+    in_flight: InFlight
+
+    def run(self, task: BranchTask) -> BranchOutcome: ...
+
+    async def arun(self, task: BranchTask) -> BranchOutcome: ...
 
 
 class GroupScheduler(Protocol):
-    """Runs branch tasks and returns their results in the order of `tasks`."""
+    """Decides *when* each branch runs; returns one outcome per task, in the order of `tasks`.
+
+    Registered by name in the ``ai_content_pipeline.schedulers`` entry-point group as a
+    factory ``(clock) -> GroupScheduler``. On Ctrl-C (or after an outcome with
+    ``interrupted``) it starts no further branch and raises `BranchesInterrupted` with the
+    outcomes it has (branches never started have none).
+    """
+
+    name: str
+    concurrent: bool
 
     def run_branches(
-        self, tasks: Sequence[BranchTask], max_workers: int
-    ) -> list[dict[str, Any]]: ...
+        self, tasks: Sequence[BranchTask], max_workers: int, runner: BranchRunner
+    ) -> list[BranchOutcome]: ...
 
-
-class SchedulerProvider(Protocol):
-    """Hands out a scheduler for the span of one chain run (one pool per run)."""
-
-    def run_scope(self) -> Any:
-        """A context manager yielding a `GroupScheduler`."""
-        ...
+    def close(self) -> None: ...
 
 
 class SequentialScheduler:
     """The core's scheduler: branches one after another, in declaration order."""
 
-    def run_branches(self, tasks: Sequence[BranchTask], max_workers: int) -> list[dict[str, Any]]:
-        return [task.run() for task in tasks]
+    name = SEQUENTIAL
+    concurrent = False
 
-    @contextmanager
-    def run_scope(self) -> Iterator[SequentialScheduler]:
-        yield self
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock
+
+    def run_branches(
+        self, tasks: Sequence[BranchTask], max_workers: int, runner: BranchRunner
+    ) -> list[BranchOutcome]:
+        outcomes = []
+        for task in tasks:
+            outcome = runner.run(task)
+            outcomes.append(outcome)
+            if outcome.interrupted:
+                raise BranchesInterrupted(outcomes)
+        return outcomes
+
+    def close(self) -> None:
+        pass
+
+
+class BranchesInterrupted(KeyboardInterrupt):
+    """Raised by a scheduler that Ctrl-C stopped, with the outcomes it has."""
+
+    def __init__(self, outcomes: Sequence[BranchOutcome]) -> None:
+        super().__init__("branches interrupted")
+        self.outcomes = list(outcomes)
+
+
+class GroupInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a group: carries the group's result so far, so the report accounts for
+    every branch that ran, was cancelled or never started."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__("parallel_group interrupted")
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -114,72 +179,86 @@ def quality_score(result: dict[str, Any]) -> float:
     return float(score) if isinstance(score, int | float) and not isinstance(score, bool) else 0.0
 
 
-def run_group(
-    executor: ChainExecutor,
+def branch_tasks(
     step: PipelineStep,
     input_data: Any,
     input_type: str,
-    chain_config: dict[str, Any],
-    step_context: dict[str, Any],
-    scheduler: GroupScheduler,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """Run a group's branches through `scheduler` and merge them. Never raises for a branch."""
-    settings = GroupSettings.of(step)
+    chain_config: Mapping[str, Any],
+    step_context: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> list[BranchTask]:
+    """The group's enabled branches as tasks: same input, own context copy, own label."""
     group_label = step_context.get("step_label", "group")
-    contexts = [branch_context(step_context) for _ in settings.branches]
     tasks = []
-    for index, (branch, context) in enumerate(zip(settings.branches, contexts, strict=True)):
+    for index, branch in enumerate(branch_steps(step)):
+        context = branch_context(dict(step_context))
         context["step_label"] = branch_label(group_label, index)
         tasks.append(
             BranchTask(
                 index=index,
                 step=branch,
                 label=context["step_label"],
-                run=_branch_runner(
-                    executor, branch, input_data, input_type, chain_config, context, kwargs
-                ),
-            )
-        )
-    started = time.perf_counter()
-    results = scheduler.run_branches(tasks, settings.max_workers)
-    elapsed = time.perf_counter() - started
-    merged = merge_results(settings, results)
-    selected = merged.get("selected_branch")
-    if selected:
-        # The chosen branch's context changes (e.g. a generated prompt) carry on, as a
-        # plain step's would; the other branches' copies are discarded.
-        step_context.update(contexts[selected - 1])
-        step_context["step_label"] = group_label
-    merged["total_time"] = elapsed
-    merged["processing_time"] = elapsed
-    merged["model"] = step.model
-    return merged
-
-
-def _branch_runner(
-    executor: ChainExecutor,
-    branch: PipelineStep,
-    input_data: Any,
-    input_type: str,
-    chain_config: dict[str, Any],
-    context: dict[str, Any],
-    kwargs: dict[str, Any],
-) -> Callable[[], dict[str, Any]]:
-    def run() -> dict[str, Any]:
-        try:
-            return executor._execute_step(
-                step=branch,
                 input_data=input_data,
                 input_type=input_type,
                 chain_config=chain_config,
-                step_context=context,
-                **kwargs,
+                context=context,
+                options=dict(options),
             )
-        except Exception as exc:  # a branch that raises is a failed branch, never a crash
-            return failed_result(branch, f"Step execution failed: {exc}")
+        )
+    return tasks
 
-    return run
+
+def run_group(
+    step: PipelineStep,
+    tasks: Sequence[BranchTask],
+    scheduler: GroupScheduler,
+    runner: BranchRunner,
+    step_context: dict[str, Any],
+    trace: ScheduleTrace | None = None,
+) -> dict[str, Any]:
+    """Run a group's tasks through `scheduler` and merge them. Never raises for a branch;
+    raises `GroupInterrupted` (with the merged result so far) when Ctrl-C stopped it."""
+    settings = GroupSettings.of(step)
+    clock = runner.clock
+    started = clock.now()
+    stopped = False
+    try:
+        outcomes = scheduler.run_branches(tasks, settings.max_workers, runner)
+    except BranchesInterrupted as stop:
+        outcomes, stopped = stop.outcomes, True
+    ended = clock.now()
+    elapsed = ended - started
+    by_index = {outcome.index: outcome for outcome in outcomes}
+    if sorted(by_index) != list(range(len(by_index))) or len(by_index) > len(tasks):
+        raise RuntimeError(
+            f"scheduler {scheduler.name!r} returned outcomes for branches {sorted(by_index)} "
+            f"of {len(tasks)}"
+        )
+    interrupted = stopped or any(o.interrupted for o in outcomes) or len(by_index) < len(tasks)
+    results = [
+        by_index[task.index].result
+        if task.index in by_index
+        else failed_result(task.step, NOT_STARTED_MESSAGE)
+        for task in tasks
+    ]
+    merged = merge_results(settings, results)
+    if trace is not None:
+        label = step_context.get("step_label", "group")
+        peak = runner.in_flight.peak
+        trace.add(GroupSchedule.of(label, settings.max_workers, outcomes, peak, started, ended))
+    selected = merged.get("selected_branch")
+    if selected and not interrupted:
+        # The chosen branch's context changes (e.g. a generated prompt) carry on, as a
+        # plain step's would; the other branches' changes are discarded.
+        step_context.update(by_index[selected - 1].context_updates)
+    merged["total_time"] = elapsed
+    merged["processing_time"] = elapsed
+    merged["model"] = step.model
+    if interrupted:
+        merged["success"] = False
+        merged["error"] = INTERRUPTED_MESSAGE
+        raise GroupInterrupted(merged)
+    return merged
 
 
 def failed_result(step: PipelineStep, error: str, cost: float = 0.0) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from ..clock import Clock
 from ..config.constants import SUPPORTED_MODELS
 from ..config.loader import load_config_file
 from ..errors import ConfigError
@@ -56,14 +57,21 @@ class AIPipelineManager:
     """Creates and runs chains; one executor per manager."""
 
     def __init__(
-        self, base_dir: str | None = None, generators: GeneratorRegistry | None = None
+        self,
+        base_dir: str | None = None,
+        generators: GeneratorRegistry | None = None,
+        *,
+        clock: Clock | None = None,
+        scheduler: str | None = None,
     ) -> None:
         self.base_dir = Path(base_dir) if base_dir else Path.cwd()
         self.output_dir = self.base_dir / "output"
         self.temp_dir = self.output_dir / "temp"
         self.file_manager = FileManager(str(self.base_dir))
         registry = generators if generators is not None else build_registry("stub")
-        self.executor = ChainExecutor(self.file_manager, generators=registry)
+        self.executor = ChainExecutor(
+            self.file_manager, generators=registry, clock=clock, scheduler=scheduler
+        )
         self.text_to_image = UnifiedTextToImageGenerator(registry)
         self.image_understanding = UnifiedImageUnderstandingGenerator(registry)
         self.prompt_generation = UnifiedPromptGenerator(registry)
