@@ -72,8 +72,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-scale",
         type=non_negative_float,
-        default=0.001,
-        help="stub latency scale (default 0.001; 0 = no sleeping)",
+        default=1.0,
+        help="stub latency scale on the virtual clock (default 1: model seconds)",
+    )
+    parser.add_argument(
+        "--order",
+        default=None,
+        help="replay one completion order, as a failure names it (e.g. step2:perm:3,1,2)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -101,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         "pattern": args.pattern,
         "jobs": args.jobs,
         "time_scale": args.time_scale,
+        "order": args.order,
         "quiet": args.quiet,
     }
     if args.command == "gate":

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .compare import Difference, describe, diff_records
-from .golden import API_STEM, GoldenError, GoldenStore, atomic_write_text, check_stem
+from .golden import (
+    API_STEM,
+    GoldenError,
+    GoldenStore,
+    atomic_write_text,
+    check_stem,
+    view_for_state,
+)
 from .states import REFERENCE_STATE, STATES
 
 # Cell statuses, one per YAML x state.
@@ -32,6 +39,9 @@ NOT_RUN = "not run"  # interrupted before this cell was known
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 NO_GOLDEN = "no golden record; run `harness update`"
+# A state worker still running this long has hung (a whole corpus takes about a second on the
+# virtual clock); each pipeline inside it also has its own limit (`record.PIPELINE_TIME_LIMIT`).
+WORKER_TIME_LIMIT = 600.0
 
 
 class UsageError(Exception):
@@ -48,7 +58,10 @@ class RunOptions:
     pattern: str | None = None
     jobs: int = 0
     """0: one subprocess per state (the real gate); 1: in-process (self-tests)."""
-    time_scale: float = 0.001
+    time_scale: float = 1.0
+    """Stub latency scale on the virtual clock (1: a branch takes its model seconds)."""
+    order: str | None = None
+    """Replay only this completion order (as a failure names it)."""
     quiet: bool = False
     out: TextIO | None = None
     err: TextIO | None = None
@@ -175,18 +188,22 @@ def record_in_states(
     pattern: str | None,
     jobs: int,
     time_scale: float,
+    order: str | None = None,
 ) -> dict[str, Any]:
     """`record.record_states` with the gate's settings."""
     from .record import RecordSettings, record_states
 
-    settings = RecordSettings(time_scale=time_scale, jitter_seed=1)
-    return record_states(input_dir, list(states), settings, pattern=pattern, jobs=jobs)
+    settings = RecordSettings(time_scale=time_scale, jitter_seed=None, only_order=order)
+    return record_states(
+        input_dir, list(states), settings, pattern=pattern, jobs=jobs, timeout=WORKER_TIME_LIMIT
+    )
 
 
-def compare_cell(golden: Mapping[str, Any] | None, actual: Mapping[str, Any]) -> Cell:
+def compare_cell(golden: Mapping[str, Any] | None, actual: Mapping[str, Any], state: str) -> Cell:
+    """A state's record against its view of the golden record (shared part + its schedule)."""
     if golden is None:
         return Cell(MISSING, NO_GOLDEN)
-    diffs = diff_records(golden, actual)
+    diffs = diff_records(view_for_state(golden, state), actual)
     return Cell(MISMATCH if diffs else MATCH, diffs=diffs)
 
 
@@ -208,7 +225,7 @@ def fill_cells(
             elif stem in golden_errors:
                 row[state] = Cell(ERROR, golden_errors[stem])
             elif stem in records.records:
-                row[state] = compare_cell(goldens.get(stem), records.records[stem])
+                row[state] = compare_cell(goldens.get(stem), records.records[stem], state)
             else:
                 row[state] = Cell(ERROR, "no record was produced")
 
@@ -287,6 +304,7 @@ def _record_all(
             pattern=options.pattern,
             jobs=options.jobs,
             time_scale=options.time_scale,
+            order=options.order,
         )
     except KeyboardInterrupt:
         raise
@@ -372,7 +390,7 @@ def _run_perf(
 
     say(f"perf: measuring {len(names)} YAML(s) (runs serially)…")
     try:
-        report = run_perf_gate(list(selected), time_scale=options.time_scale, progress=progress)
+        report = run_perf_gate(list(selected), progress=progress)
     except KeyboardInterrupt:
         raise
     except Exception as exc:

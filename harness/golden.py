@@ -25,6 +25,29 @@ _TEMP_PREFIX = "."
 _TEMP_SUFFIX = ".tmp"
 
 
+SCHEDULE_KEY = "schedule"
+"""A record's state-specific part: when each branch ran, on the virtual clock."""
+SCHEDULES_KEY = "schedules"
+"""A golden record keeps one schedule per flag state under this key; the rest is shared."""
+
+
+def golden_from_states(records: Mapping[str, Mapping[str, Any]], reference: str) -> dict[str, Any]:
+    """One golden record from the records of one YAML in several states: the reference
+    state's record, with every state's schedule."""
+    golden = {k: v for k, v in records[reference].items() if k != SCHEDULE_KEY}
+    golden[SCHEDULES_KEY] = {state: dict(r.get(SCHEDULE_KEY) or {}) for state, r in records.items()}
+    return golden
+
+
+def view_for_state(golden: Mapping[str, Any], state: str) -> dict[str, Any]:
+    """What a record of `state` must equal: the shared part plus that state's schedule."""
+    view = {k: v for k, v in golden.items() if k != SCHEDULES_KEY}
+    schedules = golden.get(SCHEDULES_KEY)
+    if isinstance(schedules, Mapping) and state in schedules:
+        view[SCHEDULE_KEY] = schedules[state]
+    return view
+
+
 class GoldenError(Exception):
     """A golden record that cannot be used (corrupt file, bad name); the message names it."""
 

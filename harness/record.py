@@ -22,9 +22,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,12 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_content_pipeline.models.stub import JITTER_SEED_ENV, TIME_SCALE_ENV
+from ai_content_pipeline.clock import RealClock, VirtualClock
+from ai_content_pipeline.models.stub import JITTER_SEED_ENV, LATENCY_FACTORS, TIME_SCALE_ENV
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
 from ai_content_pipeline.pipeline.reports import REPORTS_DIRNAME
+from ai_content_pipeline.pipeline.schedule import ScheduleTrace
 
 from .environ import patched_env
 from .redact import redact
+from .schedules import Order, check_run, orders_for, parse_order
 from .states import STATES, activate, check_state, describe_state
 from .timing import timing_model
 
@@ -54,10 +59,17 @@ _INTERMEDIATE_REPORT = re.compile(r".+_intermediate_.+\.json")
 
 @dataclass(frozen=True)
 class RecordSettings:
-    """Stub latency for a recording: 60 s of model time sleeps 60 ms; jitter on by default."""
+    """How a recording runs. By default on the virtual clock at time scale 1 (a branch takes
+    its model seconds of virtual time, no wall time), each pipeline run twice through one
+    executor and every group replayed under its completion orders (`harness.schedules`)."""
 
-    time_scale: float = 0.001
-    jitter_seed: int | None = 1
+    time_scale: float = 1.0
+    jitter_seed: int | None = None
+    virtual: bool = True
+    explore: bool = True
+    twice: bool = True
+    only_order: str | None = None
+    """Replay just this order (``step2:perm:3,1,2``, as a failure names it)."""
 
 
 @dataclass(frozen=True)
@@ -234,33 +246,56 @@ def _json_ready(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-def record_pipeline(
-    yaml_path: Path, settings: RecordSettings | None = None, expected_state: str | None = None
-) -> dict[str, Any]:
-    """Run one pipeline in the current flag state, isolated, and return its redacted record.
+def _problem_lines(kind: str, problems: Sequence[str]) -> list[str]:
+    return [f"{kind}: {line}" for line in problems]
 
-    With `expected_state`, the executor is checked to really be in that state first
-    (`RuntimeError` otherwise).
-    """
-    yaml_path = Path(yaml_path)
-    settings = settings or RecordSettings()
-    with _stub_env(settings), tempfile.TemporaryDirectory(prefix="harness-run-") as tmp:
-        workdir = Path(tmp).resolve()
-        manager = AIPipelineManager(base_dir=str(workdir))
-        if expected_state is not None:
-            describe_state(manager.executor, expected_state)
-        chain = manager.create_chain_from_config(str(yaml_path))
-        config = copy.deepcopy(chain.to_config())
-        output_dir = Path(str(chain.output_dir))
-        if output_dir.is_absolute():
-            raise ValueError(f"output_dir {output_dir} is absolute: it would escape the workdir")
-        input_type = chain.get_initial_input_type()
-        input_data = _stage_input(resolve_input(config, chain, yaml_path), input_type, workdir)
-        result = manager.execute_chain(chain, input_data)
+
+class _Recorder:
+    """Runs one pipeline (possibly many times) through ONE executor and records each run."""
+
+    def __init__(self, yaml_path: Path, settings: RecordSettings, workdir: Path, state: str):
+        self.yaml_path = yaml_path
+        self.settings = settings
+        self.workdir = workdir
+        self.state = state
+        clock = VirtualClock() if settings.virtual else RealClock()
+        self.manager = AIPipelineManager(base_dir=str(workdir), clock=clock)
+        self.executor = self.manager.executor
+        self.executor.schedule_trace = ScheduleTrace()
+        self.chain = self.manager.create_chain_from_config(str(yaml_path))
+        self.config = copy.deepcopy(self.chain.to_config())
+        self.output_dir = Path(str(self.chain.output_dir))
+        if self.output_dir.is_absolute():
+            raise ValueError(
+                f"output_dir {self.output_dir} is absolute: it would escape the workdir"
+            )
+        input_type = self.chain.get_initial_input_type()
+        self.input_data = _stage_input(
+            resolve_input(self.config, self.chain, yaml_path), input_type, workdir
+        )
+        self.steps = self.chain.get_enabled_steps()
+
+    def run(self, factors: Mapping[str, float] | None = None) -> tuple[dict[str, Any], list[str]]:
+        """(record, schedule problems) of one fresh run; its output folder is removed after."""
+        trace = self.executor.schedule_trace
+        assert trace is not None
+        trace.clear()
+        token = LATENCY_FACTORS.set(dict(factors) if factors else None)
+        origin = self.executor.clock.now()
+        try:
+            result = self.manager.execute_chain(self.chain, self.input_data)
+        finally:
+            LATENCY_FACTORS.reset(token)
         step_results = result.step_results or []
+        groups = list(trace.groups)
+        problems = (
+            check_run(self.steps, step_results, groups, result.total_time, self.state, factors)
+            if self.settings.virtual
+            else []
+        )
         raw = {
-            "pipeline": yaml_path.stem,
-            "chain": config,
+            "pipeline": self.yaml_path.stem,
+            "chain": self.config,
             "result": {
                 "success": result.success,
                 "steps_completed": result.steps_completed,
@@ -270,10 +305,109 @@ def record_pipeline(
             },
             "step_results": step_results,
             "outputs": result.outputs,
-            **_read_outputs(workdir / output_dir),
+            **_read_outputs(self.workdir / self.output_dir),
             "timing": timing_model(step_results),
+            "checks": [],
+            "schedule": {
+                "clock": self.executor.clock.name,
+                "total_seconds": round(result.total_time, 6) if self.settings.virtual else None,
+                "groups": [g.to_dict(origin) for g in groups] if self.settings.virtual else [],
+            },
         }
-        return redact(_json_ready(raw), workdir)
+        shutil.rmtree(self.workdir / self.output_dir, ignore_errors=True)
+        return redact(_json_ready(raw), self.workdir), problems
+
+    def orders(self, record: Mapping[str, Any]) -> list[Order]:
+        wanted = None
+        if self.settings.only_order:
+            wanted = parse_order(self.settings.only_order)
+        found = []
+        for group in record["schedule"]["groups"]:
+            for order in orders_for(group["step"], len(group["branches"]), self.state):
+                if wanted is None or (order.step_label, order.ranks) == wanted:
+                    found.append(order)
+        if wanted is not None and not found:
+            found = [Order(wanted[0], "replay", wanted[1])]
+        return found
+
+
+def _without_schedule(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("schedule", "checks")}
+
+
+def record_pipeline(
+    yaml_path: Path, settings: RecordSettings | None = None, expected_state: str | None = None
+) -> dict[str, Any]:
+    """Run one pipeline in the current flag state, isolated, and return its redacted record.
+
+    With `expected_state`, the executor is checked to really be in that state first
+    (`RuntimeError` otherwise). The record's ``checks`` lists every problem found beyond the
+    record itself: a schedule the policy does not give, a second run through the same executor
+    that differs, a replayed completion order that changes anything (named, for replay).
+    """
+    yaml_path = Path(yaml_path)
+    settings = settings or RecordSettings()
+    with _stub_env(settings), tempfile.TemporaryDirectory(prefix="harness-run-") as tmp:
+        workdir = Path(tmp).resolve()
+        state = expected_state or _current_state()
+        recorder = _Recorder(yaml_path, settings, workdir, state)
+        try:
+            if expected_state is not None:
+                describe_state(recorder.executor, expected_state)
+            record, problems = recorder.run()
+            checks = _problem_lines("schedule", problems)
+            base = _without_schedule(record)
+            if settings.twice:
+                again, again_problems = recorder.run()
+                checks += _problem_lines("second run", again_problems)
+                if _without_schedule(again) != base or again["schedule"] != record["schedule"]:
+                    checks.append(
+                        "second run: a second run through the same executor differs from the "
+                        f"first: {_first_difference(record, again)}"
+                    )
+            if settings.explore and settings.virtual:
+                for order in recorder.orders(record):
+                    replay, replay_problems = recorder.run(order.factors())
+                    label = f"order {order.name}"
+                    checks += _problem_lines(label, replay_problems)
+                    if _without_schedule(replay) != base:
+                        checks.append(
+                            f"{label}: outputs differ from declaration-order latencies "
+                            f"(completion order {_completion(replay, order.step_label)}): "
+                            f"{_first_difference(record, replay)}"
+                        )
+        finally:
+            recorder.executor.close()
+        record["checks"] = checks
+        return record
+
+
+def _current_state() -> str:
+    from .states import FLAG_VALUES, is_parallel_blocked
+
+    if is_parallel_blocked():
+        return "absent"
+    value = os.environ.get("PIPELINE_PARALLEL_ENABLED", "").strip().lower()
+    return "on" if value == FLAG_VALUES["on"] else "off"
+
+
+def _completion(record: Mapping[str, Any], step_label: str) -> str:
+    for group in record["schedule"]["groups"]:
+        if group["step"] == step_label:
+            ends = sorted(group["branches"], key=lambda b: (b["end"], b["branch"]))
+            return ",".join(str(b["branch"]) for b in ends)
+    return "?"
+
+
+def _first_difference(golden: Mapping[str, Any], actual: Mapping[str, Any]) -> str:
+    from .compare import diff_records
+
+    diffs = diff_records(_without_schedule(golden), _without_schedule(actual))
+    if not diffs:
+        return "schedule differs"
+    first = diffs[0]
+    where = f"{first.where} " if first.where else ""
+    return f"{where}{first.field}: {first.golden!r} != {first.actual!r}"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -290,10 +424,41 @@ def record_each(
     for path in paths:
         stem = Path(path).stem
         try:
-            outcome.records[stem] = record_pipeline(Path(path), settings, expected_state)
+            with _time_limit(PIPELINE_TIME_LIMIT, stem, expected_state):
+                outcome.records[stem] = record_pipeline(Path(path), settings, expected_state)
         except Exception as exc:
             outcome.errors[stem] = _one_line(exc)
     return outcome
+
+
+# On the virtual clock a pipeline records (with every replay) in milliseconds; one still
+# running after this long is hung — a deadlock, or a wait that bypasses the clock.
+PIPELINE_TIME_LIMIT = 60.0
+
+
+class PipelineHang(Exception):
+    """A pipeline did not finish recording within its time limit."""
+
+
+@contextmanager
+def _time_limit(seconds: float, stem: str, state: str | None) -> Iterator[None]:
+    """Raise `PipelineHang` in this (main) thread after `seconds` of wall time."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise PipelineHang(
+            f"hung: {stem} [{state or '?'}] still running after {seconds:g} s of wall time"
+        )
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def record_corpus(
@@ -329,6 +494,8 @@ def worker_command(
     ]
     if pattern:
         command += ["-k", pattern]
+    if settings.only_order:
+        command += ["--order", settings.only_order]
     return command
 
 

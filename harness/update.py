@@ -36,8 +36,16 @@ from .gate import (
     render_table,
     symbols_for,
 )
-from .golden import API_STEM, GoldenError, GoldenStore, UpdatePlan, plan_update, serialize
-from .states import REFERENCE_STATE
+from .golden import (
+    API_STEM,
+    GoldenError,
+    GoldenStore,
+    UpdatePlan,
+    golden_from_states,
+    plan_update,
+    serialize,
+)
+from .states import REFERENCE_STATE, STATES
 
 CI_ENV = "CI"
 
@@ -88,16 +96,19 @@ def run_update(options: UpdateOptions) -> UpdateResult:
         print(f"harness update: {message}", file=err)
         result.exit_code = EXIT_USAGE
         return result
-    others = [s for s in check_states(options.states) if s != REFERENCE_STATE]
+    check_states(options.states)
+    # A golden record holds every state's schedule: an update always records all states.
+    others = [s for s in STATES if s != REFERENCE_STATE]
     selected, all_stems = discover_inputs(options.input_dir, options.pattern)
     store = GoldenStore(options.snapshots_dir)
     started = time.perf_counter()
     try:
-        say(f"recording {len(selected)} YAML(s) in the reference state {REFERENCE_STATE!r}…")
-        reference = _record(options, [REFERENCE_STATE])[REFERENCE_STATE]
+        say(f"recording {len(selected)} YAML(s) in {', '.join(STATES)}…")
+        recorded = _record(options, list(STATES))
+        reference = recorded[REFERENCE_STATE]
         for stem, error in sorted(reference.errors.items()):
             result.errors.append(f"{stem} [{REFERENCE_STATE}] run failed: {error}")
-        records = dict(reference.records)
+        records = _goldens(recorded, result)
         ran = [p.stem for p in selected]
         result.plan = plan_update(
             store, records, ran, all_stems, filtered=options.pattern is not None
@@ -107,8 +118,7 @@ def run_update(options: UpdateOptions) -> UpdateResult:
             _write_api(store, result)
         _print_plan(result, out)
         if others and records:
-            say(f"checking {', '.join(others)} against the new records…")
-            _check_others(options, others, records, result, out)
+            _check_others(recorded, others, records, result, out)
         if options.pattern is None and result.api != "error":
             _check_api_states(store, (REFERENCE_STATE, *others), result)
     except KeyboardInterrupt:
@@ -210,26 +220,51 @@ def _print_plan(result: UpdateResult, out: TextIO) -> None:
     print(f"unchanged: {unchanged}", file=out)
 
 
+def _goldens(recorded: Mapping[str, Any], result: UpdateResult) -> dict[str, Any]:
+    """stem -> golden record, for every YAML whose reference record is clean. A record whose
+    own checks found problems (a wrong schedule, a replay that changed outputs) is never
+    written: it would make the fault the golden truth."""
+    reference = recorded[REFERENCE_STATE]
+    goldens = {}
+    for stem in reference.records:
+        problems = [
+            f"{stem} [{state}] check: {line}"
+            for state, records in recorded.items()
+            for line in (records.records.get(stem) or {}).get("checks") or []
+        ]
+        if problems:
+            result.errors.extend(problems)
+            continue
+        by_state = {
+            state: records.records[stem]
+            for state, records in recorded.items()
+            if stem in records.records
+        }
+        goldens[stem] = golden_from_states(by_state, REFERENCE_STATE)
+    return goldens
+
+
 def _check_others(
-    options: UpdateOptions,
+    recorded: Mapping[str, Any],
     others: list[str],
     reference: Mapping[str, Any],
     result: UpdateResult,
     out: TextIO,
 ) -> None:
     """The other states must reproduce the new reference records exactly."""
-    recorded = _record(options, others)
     table = GateResult(stems=sorted(reference), states=(REFERENCE_STATE, *others))
     for stem in table.stems:
         row = table.cells.setdefault(stem, {})
-        row[REFERENCE_STATE] = compare_cell(reference[stem], reference[stem])
+        row[REFERENCE_STATE] = compare_cell(
+            reference[stem], recorded[REFERENCE_STATE].records[stem], REFERENCE_STATE
+        )
         for state in others:
             records = recorded[state]
             if stem in records.errors:
                 result.errors.append(f"{stem} [{state}] run failed: {records.errors[stem]}")
                 row[state] = Cell(ERROR, records.errors[stem])
                 continue
-            cell = compare_cell(reference[stem], records.records.get(stem, {}))
+            cell = compare_cell(reference[stem], records.records.get(stem, {}), state)
             row[state] = cell
             if cell.status != MATCH:
                 result.mismatches.extend(describe(stem, state, cell.diffs).splitlines())

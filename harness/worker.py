@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state", required=True, choices=STATES)
     parser.add_argument("--input", required=True, type=Path, help="folder of pipeline YAMLs")
     parser.add_argument("-k", dest="pattern", default=None, help="select pipelines by stem")
-    parser.add_argument("--time-scale", type=non_negative_float, default=0.001)
-    parser.add_argument("--jitter-seed", type=_jitter_seed, default=1)
+    parser.add_argument("--time-scale", type=non_negative_float, default=1.0)
+    parser.add_argument("--jitter-seed", type=_jitter_seed, default=None)
+    parser.add_argument("--order", default=None, help="replay only this completion order")
     parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
     return parser
 
@@ -75,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             paths = discover(args.input, args.pattern)
         except ValueError as exc:
             parser.error(str(exc))
-        settings = RecordSettings(time_scale=args.time_scale, jitter_seed=args.jitter_seed)
+        settings = RecordSettings(
+            time_scale=args.time_scale, jitter_seed=args.jitter_seed, only_order=args.order
+        )
         outcome = record_each(paths, settings, expected_state=args.state)
     try:
         write_json_atomic(
