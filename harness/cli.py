@@ -80,6 +80,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="replay one completion order, as a failure names it (e.g. step2:perm:3,1,2)",
     )
+    parser.add_argument(
+        "--stress",
+        action="store_true",
+        help="race stress: calls on threads, a tiny switch interval, every run repeated",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -107,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         "jobs": args.jobs,
         "time_scale": args.time_scale,
         "order": args.order,
+        "stress": args.stress,
         "quiet": args.quiet,
     }
     if args.command == "gate":

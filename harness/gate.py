@@ -62,6 +62,8 @@ class RunOptions:
     """Stub latency scale on the virtual clock (1: a branch takes its model seconds)."""
     order: str | None = None
     """Replay only this completion order (as a failure names it)."""
+    stress: bool = False
+    """Race stress mode (`record.RecordSettings.stress`)."""
     quiet: bool = False
     out: TextIO | None = None
     err: TextIO | None = None
@@ -189,11 +191,14 @@ def record_in_states(
     jobs: int,
     time_scale: float,
     order: str | None = None,
+    stress: bool = False,
 ) -> dict[str, Any]:
     """`record.record_states` with the gate's settings."""
     from .record import RecordSettings, record_states
 
-    settings = RecordSettings(time_scale=time_scale, jitter_seed=None, only_order=order)
+    settings = RecordSettings(
+        time_scale=time_scale, jitter_seed=None, only_order=order, stress=stress
+    )
     return record_states(
         input_dir, list(states), settings, pattern=pattern, jobs=jobs, timeout=WORKER_TIME_LIMIT
     )
@@ -305,6 +310,7 @@ def _record_all(
             jobs=options.jobs,
             time_scale=options.time_scale,
             order=options.order,
+            stress=options.stress,
         )
     except KeyboardInterrupt:
         raise

@@ -70,6 +70,34 @@ class RecordSettings:
     twice: bool = True
     only_order: str | None = None
     """Replay just this order (``step2:perm:3,1,2``, as a failure names it)."""
+    stress: bool = False
+    """Race stress: every model call runs on a worker thread (sync generators), the
+    interpreter switches threads every microsecond, and each run is repeated
+    `STRESS_REPEATS` times: a data race the GIL usually hides then shows as a difference."""
+
+
+STRESS_REPEATS = 8
+STRESS_SWITCH_INTERVAL = 1e-6
+
+
+class _SyncOnly:
+    """A generator seen without its `agenerate`: async schedulers must run it on a thread."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def generate(self, request: Any) -> Any:
+        return self._inner.generate(request)
+
+
+def _sync_only_registry() -> Any:
+    from ai_content_pipeline.models.registry import build_registry
+
+    registry = build_registry("stub")
+    wrapped: dict[int, _SyncOnly] = {}
+    for step_type, model, generator in registry.entries():
+        registry.register(step_type, model, wrapped.setdefault(id(generator), _SyncOnly(generator)))
+    return registry
 
 
 @dataclass(frozen=True)
@@ -259,7 +287,8 @@ class _Recorder:
         self.workdir = workdir
         self.state = state
         clock = VirtualClock() if settings.virtual else RealClock()
-        self.manager = AIPipelineManager(base_dir=str(workdir), clock=clock)
+        generators = _sync_only_registry() if settings.stress else None
+        self.manager = AIPipelineManager(base_dir=str(workdir), generators=generators, clock=clock)
         self.executor = self.manager.executor
         self.executor.schedule_trace = ScheduleTrace()
         self.chain = self.manager.create_chain_from_config(str(yaml_path))
@@ -365,6 +394,8 @@ def record_pipeline(
                         "second run: a second run through the same executor differs from the "
                         f"first: {_first_difference(record, again)}"
                     )
+            if settings.stress:
+                checks += _stress(recorder, record)
             if settings.explore and settings.virtual:
                 for order in recorder.orders(record):
                     replay, replay_problems = recorder.run(order.factors())
@@ -380,6 +411,26 @@ def record_pipeline(
             recorder.executor.close()
         record["checks"] = checks
         return record
+
+
+def _stress(recorder: _Recorder, record: Mapping[str, Any]) -> list[str]:
+    """Repeat the run with threads switching every microsecond; any difference is a race."""
+    checks = []
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(STRESS_SWITCH_INTERVAL)
+    try:
+        for repeat in range(1, STRESS_REPEATS + 1):
+            again, problems = recorder.run()
+            checks += _problem_lines(f"stress run {repeat}", problems)
+            if again != record:
+                checks.append(
+                    f"stress run {repeat}: differs under thread switching (a data race?): "
+                    f"{_first_difference(record, again)}"
+                )
+                break
+    finally:
+        sys.setswitchinterval(previous)
+    return checks
 
 
 def _current_state() -> str:
@@ -496,6 +547,8 @@ def worker_command(
         command += ["-k", pattern]
     if settings.only_order:
         command += ["--order", settings.only_order]
+    if settings.stress:
+        command.append("--stress")
     return command
 
 

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-scale", type=non_negative_float, default=1.0)
     parser.add_argument("--jitter-seed", type=_jitter_seed, default=None)
     parser.add_argument("--order", default=None, help="replay only this completion order")
+    parser.add_argument("--stress", action="store_true", help="race stress mode")
     parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
     return parser
 
@@ -77,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         settings = RecordSettings(
-            time_scale=args.time_scale, jitter_seed=args.jitter_seed, only_order=args.order
+            time_scale=args.time_scale,
+            jitter_seed=args.jitter_seed,
+            only_order=args.order,
+            stress=args.stress,
         )
         outcome = record_each(paths, settings, expected_state=args.state)
     try:

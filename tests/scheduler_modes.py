@@ -1,7 +1,7 @@
 """Running a chain under either scheduler, for the tests that must hold under both.
 
 `mode` is ``"sequential"`` (flag off: the core's scheduler) or ``"parallel"`` (flag on:
-`parallel.ThreadPoolScheduler`); the parallel case skips when `parallel` is blocked.
+`parallel.AsyncScheduler`); the parallel case skips when `parallel` is blocked.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ai_content_pipeline.pipeline.manager import AIPipelineManager
 
 SEQUENTIAL = "sequential"
 PARALLEL = "parallel"
-SCHEDULER_CLASS = {SEQUENTIAL: "SequentialScheduler", PARALLEL: "ParallelExtension"}
+SCHEDULER_CLASS = {SEQUENTIAL: "sequential", PARALLEL: "async"}
 MODES = [
     pytest.param(SEQUENTIAL, id=SEQUENTIAL),
     pytest.param(PARALLEL, id=PARALLEL, marks=pytest.mark.requires_parallel),

@@ -46,6 +46,10 @@ class GeneratorRegistry:
             raise KeyError(f"no generator for {step_type}/{model} in backend {self.backend!r}")
         return generator
 
+    def entries(self) -> list[tuple[str, str, Generator]]:
+        """Every (step type, model, generator) registered, in registration order."""
+        return [(t, m, g) for (t, m), g in self._generators.items()]
+
     def models_for(self, step_type: str) -> list[str]:
         return [m for (t, m) in self._generators if t == step_type and m != ANY_MODEL]
 

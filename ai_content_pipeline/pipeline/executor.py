@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import hashlib
@@ -10,8 +12,9 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -215,7 +218,8 @@ class ChainExecutor:
         except KeyboardInterrupt:
             run.error = INTERRUPTED_MESSAGE
             run.interrupted = True
-            self._finish(run, self.clock.now() - started)
+            with _second_interrupt_exits():
+                self._finish(run, self.clock.now() - started)
             raise
         except Exception as exc:
             run.error = f"Execution error: {exc}"
@@ -613,7 +617,8 @@ async def acall_with_timeout(
         call: Any = generator.agenerate(request)
     else:
         run_in_thread = getattr(loop, "run_in_thread", None)
-        fn = functools.partial(generator.generate, request)
+        # The thread sees the task's context variables, as an awaited generator would.
+        fn = functools.partial(contextvars.copy_context().run, generator.generate, request)
         call = (
             run_in_thread(_sync_call_pool(), fn)
             if run_in_thread is not None
@@ -674,6 +679,26 @@ class StepRunner:
 
 
 _ABSENT = object()
+EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def _second_interrupt_exits() -> Iterator[None]:
+    """While the report of an interrupted run is written, a second Ctrl-C ends the process
+    at once (exit 130) instead of waiting for it. Main thread only; otherwise a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave_now(signum: int, frame: Any) -> None:
+        os.write(2, b"interrupted again: exiting without waiting\n")
+        os._exit(EXIT_INTERRUPTED)
+
+    previous = signal.signal(signal.SIGINT, leave_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _files_under(folder: Path) -> list[str]:
