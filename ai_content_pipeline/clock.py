@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import select
 import selectors
 import threading
 import time
@@ -117,13 +118,33 @@ class RealClock:
         return event.is_set()
 
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        return asyncio.new_event_loop()
+        return asyncio.SelectorEventLoop(_PreciseSelector())
 
     def deadline(self, seconds: float | None) -> Any:
         return _deadline(self, seconds)
 
     def __repr__(self) -> str:
         return "RealClock()"
+
+
+# select() can wait on one descriptor below this; above it only the coarse wait is safe.
+_SELECT_FD_LIMIT = 1024
+
+
+class _PreciseSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The platform's selector (epoll, kqueue), waiting with microsecond precision.
+
+    Why: epoll and poll take their timeout in whole milliseconds, rounded up, which made
+    every 20 ms model wait end 0.5-1 ms late. The selector's own descriptor becomes
+    readable when it has events, so `select.select` on it waits precisely; the events are
+    then collected without waiting.
+    """
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout > 0 and self.fileno() < _SELECT_FD_LIMIT:
+            select.select([self.fileno()], [], [], timeout)
+            return super().select(0)
+        return super().select(timeout)
 
 
 class VirtualClock:

@@ -146,9 +146,10 @@ class GroupSettings:
     strategy: MergeStrategy
 
     @classmethod
-    def of(cls, step: PipelineStep) -> GroupSettings:
+    def of(cls, step: PipelineStep, branches: list[PipelineStep] | None = None) -> GroupSettings:
+        """`branches`: the group's parsed enabled branches, when the caller has them."""
         return cls(
-            branches=branch_steps(step),
+            branches=branch_steps(step) if branches is None else branches,
             max_workers=int(step.params.get("max_workers", DEFAULT_MAX_WORKERS)),
             strategy=MergeStrategy(step.params.get("merge_strategy", "collect_all")),
         )
@@ -218,7 +219,7 @@ def run_group(
 ) -> dict[str, Any]:
     """Run a group's tasks through `scheduler` and merge them. Never raises for a branch;
     raises `GroupInterrupted` (with the merged result so far) when Ctrl-C stopped it."""
-    settings = GroupSettings.of(step)
+    settings = GroupSettings.of(step, [task.step for task in tasks])
     clock = runner.clock
     started = clock.now()
     stopped = False
