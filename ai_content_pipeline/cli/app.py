@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 
 from ..errors import PipelineError
+from ..interrupts import second_interrupt_exits
 from . import commands, run_chain
 from .parser import build_parser
 from .session import Session, check_base_dir
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         holder.append(session)
         return COMMANDS[args.command](args, session)
     except KeyboardInterrupt:
-        _report_interrupt(holder)
+        with second_interrupt_exits():
+            _report_interrupt(holder)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `aicp list-models | head`: the reader left, not an error
         _silence_stdout()

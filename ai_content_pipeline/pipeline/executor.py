@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import dataclasses
 import functools
@@ -12,9 +11,8 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import threading
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -24,6 +22,7 @@ from typing import Any, TypeVar
 from ..clock import Clock, RealClock, StepTimeout
 from ..config.features import FeatureFlags
 from ..errors import PipelineError
+from ..interrupts import second_interrupt_exits
 from ..models.avatar import ReplicateMultiTalkGenerator
 from ..models.image_to_image import UnifiedImageToImageGenerator
 from ..models.image_to_video import UnifiedImageToVideoGenerator
@@ -218,7 +217,7 @@ class ChainExecutor:
         except KeyboardInterrupt:
             run.error = INTERRUPTED_MESSAGE
             run.interrupted = True
-            with _second_interrupt_exits():
+            with second_interrupt_exits():
                 self._finish(run, self.clock.now() - started)
             raise
         except Exception as exc:
@@ -679,26 +678,6 @@ class StepRunner:
 
 
 _ABSENT = object()
-EXIT_INTERRUPTED = 130
-
-
-@contextlib.contextmanager
-def _second_interrupt_exits() -> Iterator[None]:
-    """While the report of an interrupted run is written, a second Ctrl-C ends the process
-    at once (exit 130) instead of waiting for it. Main thread only; otherwise a no-op."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def leave_now(signum: int, frame: Any) -> None:
-        os.write(2, b"interrupted again: exiting without waiting\n")
-        os._exit(EXIT_INTERRUPTED)
-
-    previous = signal.signal(signal.SIGINT, leave_now)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _files_under(folder: Path) -> list[str]:
