@@ -20,6 +20,8 @@ while it sleeps (its sleep becomes a timer on the loop).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import contextvars
 import select
 import selectors
@@ -252,6 +254,7 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
         self.busy_threads = 0  # changed on the loop's thread only
+        self._thread_waits: dict[int, set[asyncio.Task[None]]] = {}
         super().__init__(_AutojumpSelector(selectors.DefaultSelector(), self))
         self._clock_resolution = 1e-9
 
@@ -259,34 +262,58 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         return self.clock.now()
 
     async def run_in_thread(self, executor: Any, fn: Callable[[], T]) -> T:
-        """Run sync `fn` on `executor`, counted busy except while it sleeps on the clock."""
+        """Run sync `fn` on `executor`, counted busy until the thread's call really ends
+        (also when the awaiting task gave up on it), except while it sleeps on the clock."""
         self.busy_threads += 1
+        future = executor.submit(self.clock.serving(self, fn))
         try:
-            return await self.run_in_executor(executor, self.clock.serving(self, fn))
-        finally:
-            self.busy_threads -= 1
+            result: T = await asyncio.wrap_future(future, loop=self)
+        except BaseException:
+            if future.done():
+                self.busy_threads -= 1
+            else:  # given up on (timeout, cancel): counted until the thread really ends
+                future.add_done_callback(self._thread_ended)
+            raise
+        # Only now: counted out as the result arrives, time cannot jump in between.
+        self.busy_threads -= 1
+        return result
 
-    async def _thread_wait(self, seconds: float) -> None:
+    def _thread_ended(self, _future: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop was closed after giving up on it
+            self.call_soon_threadsafe(self._count_thread_out)
+
+    def _count_thread_out(self) -> None:
+        self.busy_threads -= 1
+
+    async def _thread_wait(self, seconds: float, cancelled: threading.Event | None) -> None:
+        task = asyncio.current_task()
+        key = id(cancelled)
+        if cancelled is not None and task is not None:
+            self._thread_waits.setdefault(key, set()).add(task)
         self.busy_threads -= 1
         try:
             await asyncio.sleep(seconds)
         finally:
             self.busy_threads += 1
+            if task is not None and key in self._thread_waits:
+                self._thread_waits[key].discard(task)
+                if not self._thread_waits[key]:
+                    del self._thread_waits[key]
+
+    def wake_cancelled(self, cancelled: threading.Event) -> None:
+        """End at once the clock waits of worker threads whose call `cancelled` stops
+        (on the loop's thread), so time never jumps to a wake-up nobody waits for."""
+        for task in list(self._thread_waits.get(id(cancelled), ())):
+            task.cancel()
 
     def wait_from_thread(self, seconds: float, cancelled: threading.Event | None) -> bool:
         """A worker thread's sleep: a timer on this loop. True if `cancelled` ended it."""
-        future = asyncio.run_coroutine_threadsafe(self._thread_wait(seconds), self)
-        if cancelled is None:
+        future = asyncio.run_coroutine_threadsafe(self._thread_wait(seconds, cancelled), self)
+        try:
             future.result()
-            return False
-        while True:
-            try:
-                future.result(timeout=_BUSY_POLL_SECONDS)
-                return False
-            except TimeoutError:
-                if cancelled.is_set():
-                    future.cancel()
-                    return True
+        except concurrent.futures.CancelledError:
+            return True
+        return cancelled is not None and cancelled.is_set()
 
 
 def default_clock() -> Clock:

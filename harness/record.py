@@ -477,6 +477,8 @@ def record_each(
         try:
             with _time_limit(PIPELINE_TIME_LIMIT, stem, expected_state):
                 outcome.records[stem] = record_pipeline(Path(path), settings, expected_state)
+        except PipelineHang as hang:
+            outcome.errors[stem] = str(hang)
         except Exception as exc:
             outcome.errors[stem] = _one_line(exc)
     return outcome
@@ -487,8 +489,9 @@ def record_each(
 PIPELINE_TIME_LIMIT = 60.0
 
 
-class PipelineHang(Exception):
-    """A pipeline did not finish recording within its time limit."""
+class PipelineHang(BaseException):
+    """A pipeline did not finish recording within its time limit. A `BaseException`, so the
+    executor's own `except Exception` cannot swallow it and run the hung pipeline again."""
 
 
 @contextmanager

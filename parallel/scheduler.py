@@ -87,7 +87,7 @@ def _run_on(
         guard = _CancelOnSigint(loop, main)
         with guard:
             outcomes = loop.run_until_complete(main)
-        if guard.interrupted or len(outcomes) < len(tasks):
+        if guard.interrupted or any(outcome.interrupted for outcome in outcomes):
             raise BranchesInterrupted(outcomes)
         return outcomes
     finally:
@@ -123,7 +123,7 @@ def _in_thread(
     if "error" in box:
         raise box["error"]
     outcomes: list[BranchOutcome] = box["value"]
-    if len(outcomes) < len(tasks):
+    if any(outcome.interrupted for outcome in outcomes):
         raise BranchesInterrupted(outcomes)
     return outcomes
 

@@ -629,11 +629,19 @@ async def acall_with_timeout(
         async with asyncio.timeout(float(timeout)):
             return await call  # type: ignore[no-any-return]
     except TimeoutError:
-        request.cancelled.set()
+        _give_up(loop, request)
         return timed_out(timeout)
     except asyncio.CancelledError:
-        request.cancelled.set()
+        _give_up(loop, request)
         raise
+
+
+def _give_up(loop: asyncio.AbstractEventLoop, request: GenerationRequest) -> None:
+    """The caller stops waiting for a call: flag it, and wake its clock waits at once."""
+    request.cancelled.set()
+    wake = getattr(loop, "wake_cancelled", None)
+    if wake is not None:
+        wake(request.cancelled)
 
 
 class StepRunner:

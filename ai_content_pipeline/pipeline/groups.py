@@ -230,12 +230,16 @@ def run_group(
     ended = clock.now()
     elapsed = ended - started
     by_index = {outcome.index: outcome for outcome in outcomes}
-    if sorted(by_index) != list(range(len(by_index))) or len(by_index) > len(tasks):
+    interrupted = stopped or any(o.interrupted for o in outcomes)
+    complete = sorted(by_index) == list(range(len(tasks)))
+    # After an interrupt, only a prefix of the branches may have run; otherwise all of them.
+    prefix = sorted(by_index) == list(range(len(by_index))) and len(by_index) <= len(tasks)
+    if len(outcomes) != len(by_index) or not (complete or (interrupted and prefix)):
         raise RuntimeError(
             f"scheduler {scheduler.name!r} returned outcomes for branches {sorted(by_index)} "
             f"of {len(tasks)}"
         )
-    interrupted = stopped or any(o.interrupted for o in outcomes) or len(by_index) < len(tasks)
+    interrupted = interrupted or not complete
     results = [
         by_index[task.index].result
         if task.index in by_index
