@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_LINES = 20
+MAX_CHECK_LINES = 8
 
 
 class _Missing:
@@ -184,12 +185,21 @@ def describe(stem: str, state: str, diff: Sequence[Difference], *, limit: int = 
     at most `limit` plus ``… N more``; a file differing in several fields is one line."""
     lines = []
     seen_files: set[Key] = set()
-    for d in diff:
+    # The record's own findings (schedule, replays) first but at most a few: the differing
+    # fields and files after them say what went wrong, and must not be pushed past the cap.
+    findings = [d for d in diff if d.keys[:1] == ("checks",)]
+    shown = min(limit, MAX_CHECK_LINES) if limit <= MAX_LINES else limit
+    ordered = findings[:shown] + [d for d in diff if d.keys[:1] != ("checks",)]
+    for d in ordered:
         if len(d.keys) >= 2 and d.keys[0] == "files":
             if d.keys[1] in seen_files:
                 continue
             seen_files.add(d.keys[1])
         lines.append(f"{stem} [{state}] {describe_difference(d)}")
+    hidden = len(findings) - min(len(findings), shown)
     if len(lines) > limit:
-        lines = [*lines[:limit], f"{stem} [{state}] … {len(lines) - limit} more"]
+        hidden += len(lines) - limit
+        lines = lines[:limit]
+    if hidden:
+        lines.append(f"{stem} [{state}] … {hidden} more")
     return "\n".join(lines)
