@@ -25,6 +25,7 @@ import contextlib
 import contextvars
 import select
 import selectors
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -161,16 +162,33 @@ class VirtualClock:
     def __init__(self, start: float = 0.0) -> None:
         self._now = float(start)
         self._lock = threading.Lock()
+        self._interrupt_at: float | None = None
         self._local = threading.local()  # .loop: the virtual loop this worker thread serves
 
     def now(self) -> float:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        """Move time forward (never back)."""
-        if seconds > 0:
-            with self._lock:
-                self._now += seconds
+        """Move time forward (never back); stops at a pending `interrupt_at` and delivers it."""
+        if seconds <= 0:
+            return
+        with self._lock:
+            target = self._now + seconds
+            due = self._interrupt_at is not None and target >= self._interrupt_at
+            if due:
+                assert self._interrupt_at is not None
+                target = max(self._now, self._interrupt_at)
+                self._interrupt_at = None
+            self._now = target
+        if due:
+            # As a real Ctrl-C: the process's SIGINT handler decides what happens.
+            signal.raise_signal(signal.SIGINT)
+
+    def interrupt_at(self, when: float | None) -> None:
+        """Deliver one Ctrl-C (SIGINT to this process) when time reaches `when`; None: none.
+        How the release gate interrupts a run at an exact moment of model time."""
+        with self._lock:
+            self._interrupt_at = when
 
     def sleep(self, seconds: float, cancelled: threading.Event | None = None) -> bool:
         if cancelled is not None and cancelled.is_set():

@@ -346,6 +346,39 @@ class _Recorder:
         shutil.rmtree(self.workdir / self.output_dir, ignore_errors=True)
         return redact(_json_ready(raw), self.workdir), problems
 
+    def run_interrupted(self, at: float) -> list[str]:
+        """Ctrl-C at virtual second `at` of a run: what must hold afterwards (module doc of
+        `ai_content_pipeline.interrupts`): it stops at once, starts nothing later, and its
+        report accounts for every charge and every file. Problems found, in words."""
+        clock = self.executor.clock
+        trace = self.executor.schedule_trace
+        assert trace is not None and isinstance(clock, VirtualClock)
+        trace.clear()
+        origin = clock.now()
+        clock.interrupt_at(origin + at)
+        problems = []
+        try:
+            self.manager.execute_chain(self.chain, self.input_data)
+            problems.append(f"Ctrl-C at {at:g} s: the run did not stop")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            clock.interrupt_at(None)
+        stopped = clock.now() - origin
+        if problems:
+            pass
+        elif abs(stopped - at) > 1e-9:
+            problems.append(f"Ctrl-C at {at:g} s: the run went on until {stopped:g} s")
+        for group in trace.groups:
+            late = [s.index + 1 for s in group.branches if s.start - origin > at + 1e-9]
+            if late:
+                problems.append(
+                    f"Ctrl-C at {at:g} s: {group.step_label} branches {late} started after it"
+                )
+        problems += _interrupted_report_problems(self.workdir / self.output_dir, at)
+        shutil.rmtree(self.workdir / self.output_dir, ignore_errors=True)
+        return problems
+
     def orders(self, record: Mapping[str, Any]) -> list[Order]:
         wanted = None
         if self.settings.only_order:
@@ -358,6 +391,35 @@ class _Recorder:
         if wanted is not None and not found:
             found = [Order(wanted[0], "replay", wanted[1])]
         return found
+
+
+def _interrupted_report_problems(output_root: Path, at: float) -> list[str]:
+    """The report of a run stopped by Ctrl-C must say so, list every file, and charge exactly
+    what its steps and branches were charged."""
+    reports = sorted((output_root / REPORTS_DIRNAME).glob("*_report.json"))
+    if len(reports) != 1:
+        return [f"Ctrl-C at {at:g} s: {len(reports)} execution reports were written, not 1"]
+    report = json.loads(reports[0].read_text(encoding="utf-8"))
+    problems = []
+    if report.get("interrupted") is not True:
+        problems.append(f"Ctrl-C at {at:g} s: the report does not say it was interrupted")
+    present = sorted(
+        p.relative_to(output_root).as_posix()
+        for p in output_root.rglob("*")
+        if p.is_file() and p.parent != output_root / REPORTS_DIRNAME
+    )
+    if report.get("files_present") != present:
+        problems.append(
+            f"Ctrl-C at {at:g} s: the report lists files {report.get('files_present')}, "
+            f"the output folder holds {present}"
+        )
+    charged = sum(float(d.get("cost") or 0.0) for d in report.get("step_execution_details", []))
+    total = float((report.get("execution_summary") or {}).get("total_cost_usd") or 0.0)
+    if abs(charged - total) > 1e-9:
+        problems.append(
+            f"Ctrl-C at {at:g} s: the report charges {total:g} in total, its steps {charged:g}"
+        )
+    return problems
 
 
 def _without_schedule(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -394,6 +456,8 @@ def record_pipeline(
                         "second run: a second run through the same executor differs from the "
                         f"first: {_first_difference(record, again)}"
                     )
+            if settings.virtual and record["schedule"]["groups"] and _can_press_ctrl_c():
+                checks += _problem_lines("interrupt", recorder.run_interrupted(_mid_group(record)))
             if settings.stress:
                 checks += _stress(recorder, record)
             if settings.explore and settings.virtual:
@@ -431,6 +495,21 @@ def _stress(recorder: _Recorder, record: Mapping[str, Any]) -> list[str]:
     finally:
         sys.setswitchinterval(previous)
     return checks
+
+
+def _can_press_ctrl_c() -> bool:
+    """A simulated Ctrl-C is a real SIGINT to this process: only where it can only become a
+    `KeyboardInterrupt` (the main thread, Python's own handler), never in a host with others."""
+    return (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+
+
+def _mid_group(record: Mapping[str, Any]) -> float:
+    """When the gate presses Ctrl-C: halfway through the first group (virtual seconds)."""
+    group = record["schedule"]["groups"][0]
+    return float(group["start"] + group["end"]) / 2
 
 
 def _current_state() -> str:

@@ -708,20 +708,16 @@ def test_ctrl_c_swallowed_by_the_group_is_caught_by_the_interrupt_check(
     assert [branch["status"] for branch in stopped.branches] == ["success"] * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "gate: it never presses Ctrl-C, so a group that swallows cancellation records exactly "
-        "like a correct one (no interruption scenario in harness.record). Caught only by "
-        "test_ctrl_c_swallowed_by_the_group_is_caught_by_the_interrupt_check, outside the gate."
-    ),
-)
 def test_ctrl_c_swallowed_by_the_group_is_caught_by_the_gate(
     snapshots: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate_faults.SwallowsCancellation().install(monkeypatch)
     run = gate(snapshots, LIMITED)
     assert_caught(run, on_only(LIMITED))
+    assert run.printed(
+        rf"{LIMITED} \[on\] field checks\[\d+\]: unexpected, actual "
+        r"'interrupt: Ctrl-C at [\d.]+ s: the run went on until [\d.]+ s'"
+    ), run.out
 
 
 # == merges that use the completion order ======================================================
