@@ -110,7 +110,7 @@ SECONDS: dict[str, float] = {
     "topaz": 120,
 }
 DEFAULT_SECONDS = 60.0
-CORPUS_BUDGET_SECONDS = 2500.0
+CORPUS_BUDGET_SECONDS = 3000.0
 
 # type -> (input, output); "keep" = prompt_generation pass-through, "any" matches all.
 IO: dict[str, tuple[str, str]] = {
