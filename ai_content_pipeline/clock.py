@@ -273,6 +273,11 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         self.clock = clock
         self.busy_threads = 0  # changed on the loop's thread only
         self._thread_waits: dict[int, set[asyncio.Task[None]]] = {}
+        # Worker threads blocked in `wait_from_thread`; released by `close`, so a thread whose
+        # loop ends before its timer never waits forever.
+        self._blocked: set[concurrent.futures.Future[None]] = set()
+        self._blocked_lock = threading.Lock()
+        self._wait_tasks: set[asyncio.Task[None]] = set()
         super().__init__(_AutojumpSelector(selectors.DefaultSelector(), self))
         self._clock_resolution = 1e-9
 
@@ -305,6 +310,9 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
 
     async def _thread_wait(self, seconds: float, cancelled: threading.Event | None) -> None:
         task = asyncio.current_task()
+        if task is not None:
+            self._wait_tasks.add(task)
+            task.add_done_callback(self._wait_tasks.discard)
         key = id(cancelled)
         if cancelled is not None and task is not None:
             self._thread_waits.setdefault(key, set()).add(task)
@@ -326,12 +334,33 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
 
     def wait_from_thread(self, seconds: float, cancelled: threading.Event | None) -> bool:
         """A worker thread's sleep: a timer on this loop. True if `cancelled` ended it."""
-        future = asyncio.run_coroutine_threadsafe(self._thread_wait(seconds, cancelled), self)
+        with self._blocked_lock:
+            if self.is_closed():
+                return True
+            future = asyncio.run_coroutine_threadsafe(self._thread_wait(seconds, cancelled), self)
+            self._blocked.add(future)
         try:
             future.result()
         except concurrent.futures.CancelledError:
             return True
+        finally:
+            with self._blocked_lock:
+                self._blocked.discard(future)
         return cancelled is not None and cancelled.is_set()
+
+    def close(self) -> None:
+        """Close the loop and release every worker thread still blocked on one of its timers
+        (as if cancelled): nothing is left to wake them."""
+        pending = [task for task in self._wait_tasks if not task.done()]
+        if pending and not self.is_running() and not self.is_closed():
+            for task in pending:  # as `asyncio.run` does with the tasks left over
+                task.cancel()
+            self.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        with self._blocked_lock:
+            super().close()
+            blocked, self._blocked = self._blocked, set()
+        for future in blocked:
+            future.cancel()
 
 
 def default_clock() -> Clock:

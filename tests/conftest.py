@@ -151,8 +151,11 @@ def pytest_addoption_harness_golden(parser):
     group.addoption(
         "--golden-time-scale",
         type=float,
-        default=0.001,
-        help="stub latency scale for golden recordings (default 0.001)",
+        default=1.0,
+        help=(
+            "stub latency scale for golden recordings, on the virtual clock (default 1: model "
+            "seconds, as `harness update` records; they cost no wall time)"
+        ),
     )
 
 

@@ -411,6 +411,10 @@ def test_keyboard_interrupt_exits_130_and_names_report(tmp_path, base, capsys, m
     assert run(base, "run-chain", "--config", config) == 130
     lines = stderr_lines(capsys.readouterr().err)
     assert lines == [f"interrupted: report written to {reports(base)[0]}"]
+    report = only_report(base)
+    assert report["interrupted"] is True
+    assert report["files_present"] == []  # nothing was produced before the interrupt
+    assert report["execution_summary"]["error"] == "Execution interrupted by user"
 
 
 # --------------------------------------------------------------------------- features
@@ -422,7 +426,8 @@ def test_features_default(base, capsys):
     assert lines[0] == "parallel execution: disabled"
     assert lines[1] == "source: default"
     assert lines[2] in ("parallel package: importable", "parallel package: not installed")
-    assert lines[3] == "scheduler: SequentialScheduler"
+    assert lines[3].startswith("scheduler: ")
+    assert len(lines) == 4
 
 
 def test_features_environment(base, capsys, monkeypatch):
@@ -431,8 +436,34 @@ def test_features_environment(base, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "parallel execution: enabled" in out
     assert f"source: environment ({PARALLEL_ENV_VAR}=on)" in out
-    if "parallel package: importable" in out:
-        assert "scheduler: ThreadPoolScheduler" in out
+
+
+def test_features_accepts_a_registered_scheduler_name(base, capsys, monkeypatch):
+    monkeypatch.setenv(PARALLEL_ENV_VAR, "async")
+    assert run(base, "features") == 0
+    out = capsys.readouterr().out
+    assert "parallel execution: enabled" in out
+    assert f"source: environment ({PARALLEL_ENV_VAR}=async)" in out
+
+
+def _executor_scheduler_name() -> str:
+    from ai_content_pipeline.pipeline.executor import ChainExecutor
+    from ai_content_pipeline.utils.file_manager import FileManager
+
+    executor = ChainExecutor(FileManager("."))
+    try:
+        return executor.scheduler_name
+    finally:
+        executor.close()
+
+
+@pytest.mark.parametrize("flag", [None, "on", "off", "async"])
+def test_features_names_the_scheduler_the_executor_uses(base, capsys, monkeypatch, flag):
+    if flag is not None:
+        monkeypatch.setenv(PARALLEL_ENV_VAR, flag)
+    assert run(base, "features") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == f"scheduler: {_executor_scheduler_name()}"
 
 
 def test_features_file(base, capsys, isolated):

@@ -2,9 +2,11 @@
 
 Two sequential runs in different base directories must produce identical output trees; the
 only permitted differences are the run id (`exec_<12 hex>`, also used by intermediate report
-names), the base directory prefix inside reports, and wall-clock fields. The concurrent
-scheduler, with jittered latency so branches finish in a different order, must produce
-exactly the sequential result.
+names), the base directory prefix inside reports, and measured-time fields. The concurrent
+`async` scheduler, on the virtual clock with full model latencies and jitter (so branches
+finish in another order, exactly and at no wall-time cost), must produce exactly the
+sequential result. Every run is on the virtual clock, so a branch that waits out its timeout
+costs nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
+from ai_content_pipeline.clock import VirtualClock
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
+from ai_content_pipeline.pipeline.schedule import ScheduleTrace
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = sorted((REPO / "input").glob("*.yaml"))
@@ -35,7 +39,7 @@ VOLATILE_KEYS = frozenset(
     }
 )
 EXEC_REPORT = re.compile(r"_exec_([0-9a-f]{12})_report\.json$")
-PARALLEL_TIME_SCALE = "0.0005"
+PARALLEL_TIME_SCALE = "1"  # model seconds, on the virtual clock
 
 
 @pytest.fixture(autouse=True)
@@ -66,15 +70,26 @@ def redact(value: Any) -> Any:
     return value
 
 
-def run_snapshot(path: Path, base: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Run one corpus file in `base`; return its normalised output tree and result."""
+def run_snapshot(
+    path: Path,
+    base: Path,
+    parallel: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    trace: ScheduleTrace | None = None,
+) -> dict:
+    """Run one corpus file in `base`; return its normalised output tree and result.
+    Both states run on the virtual clock: latencies, `stub_delay` pauses and step timeouts
+    cost no wall time."""
     monkeypatch.setenv("PIPELINE_PARALLEL_ENABLED", "true" if parallel else "false")
     base.mkdir(parents=True)
-    manager = AIPipelineManager(base_dir=str(base))
-    expected = "ParallelExtension" if parallel else "SequentialScheduler"
-    assert manager.executor.scheduler_name == expected
+    manager = AIPipelineManager(base_dir=str(base), clock=VirtualClock())
+    assert manager.executor.scheduler_name == ("async" if parallel else "sequential")
+    manager.executor.schedule_trace = trace
     chain = manager.create_chain_from_config(str(path))
-    result = manager.execute_chain(chain, corpus_input(path, manager))
+    try:
+        result = manager.execute_chain(chain, corpus_input(path, manager))
+    finally:
+        manager.executor.close()
 
     files = sorted(p for p in base.rglob("*") if p.is_file())
     reports = [p for p in files if EXEC_REPORT.search(p.name)]
@@ -129,5 +144,28 @@ def test_parallel_runs_equal_sequential(
     monkeypatch.setenv("AICP_STUB_TIME_SCALE", PARALLEL_TIME_SCALE)
     for seed in ("1", "2"):
         monkeypatch.setenv("AICP_STUB_JITTER_SEED", seed)
-        concurrent = run_snapshot(path, tmp_path / f"parallel_{seed}", True, monkeypatch)
+        trace = ScheduleTrace()
+        concurrent = run_snapshot(path, tmp_path / f"parallel_{seed}", True, monkeypatch, trace)
         assert_same(sequential, concurrent)
+        # really concurrent: every group of several branches had more than one in flight
+        assert all(g.peak_in_flight > 1 for g in trace.groups if len(g.branches) > 1)
+
+
+@pytest.mark.requires_parallel
+def test_jitter_really_reorders_completions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Precondition of the test above: the jitter seeds finish a group's branches out of
+    declaration order, and differently per seed (otherwise the comparison proves little)."""
+    path = REPO / "input" / "15_fan_out_ten_branches.yaml"
+    monkeypatch.setenv("AICP_STUB_TIME_SCALE", PARALLEL_TIME_SCALE)
+    orders = {}
+    for seed in ("1", "2"):
+        monkeypatch.setenv("AICP_STUB_JITTER_SEED", seed)
+        trace = ScheduleTrace()
+        run_snapshot(path, tmp_path / seed, True, monkeypatch, trace)
+        (schedule,) = trace.groups
+        orders[seed] = schedule.completion_order()
+    declared = sorted(orders["1"])
+    assert orders["1"] != declared and orders["2"] != declared
+    assert orders["1"] != orders["2"]

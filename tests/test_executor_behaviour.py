@@ -8,6 +8,11 @@ scheduler-sensitive behaviour runs under both schedulers.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -16,6 +21,7 @@ from typing import Any
 import pytest
 from scheduler_modes import MODES, PARALLEL, SEQUENTIAL, make_manager, step
 
+from ai_content_pipeline.clock import VirtualClock
 from ai_content_pipeline.models.protocol import GenerationRequest, GenerationResult
 from ai_content_pipeline.models.registry import GeneratorRegistry, build_registry
 from ai_content_pipeline.models.stub import fetch_stub_url
@@ -158,6 +164,62 @@ def test_retry_recovers_and_charges_every_attempt(
     assert flaky.calls == 3
     assert result.total_cost == pytest.approx(1.5)
     assert result.step_results[0]["cost"] == pytest.approx(1.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# times are measured on the executor's clock
+# ---------------------------------------------------------------------------------------------
+
+
+def test_processing_times_are_measured_on_the_executors_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """On the virtual clock every measured time is exact model seconds: the latency of each
+    attempt, a timeout's cut, a group's makespan (sequential sum, or the concurrent max)."""
+    monkeypatch.setenv("AICP_STUB_TIME_SCALE", "1")
+    flux = step("text_to_image", "flux_schnell")  # 5 s
+    group = step(
+        "parallel_group",
+        "parallel",
+        parallel_steps=[
+            step("image_to_image", "photon_flash"),  # 8 s
+            step("image_to_image", "seededit_v3"),  # 10 s
+        ],
+    )
+    runs = {
+        "retries": (
+            [flux, {**step("image_to_image", "photon_flash", stub_fail="no"), "retry_count": 2}],
+            [5.0, 3 * 8.0],
+        ),
+        "timeouts": (
+            [
+                flux,
+                {
+                    **step("image_to_image", "photon_flash", stub_delay=100, timeout=2),
+                    "retry_count": 1,
+                },
+            ],
+            [5.0, 2 * 2.0],
+        ),
+        "group": (
+            [flux, group, step("image_to_video", "hailuo")],  # hailuo: 60 s
+            [5.0, 10.0 if mode == PARALLEL else 18.0, 60.0],
+        ),
+    }
+    started = time.perf_counter()
+    for name, (steps, expected) in runs.items():
+        clock = VirtualClock()
+        manager = make_manager(tmp_path / name, mode, monkeypatch, clock=clock)
+        try:
+            result = manager.execute_chain(chain_of(*steps), "a prompt")
+        finally:
+            manager.executor.close()
+        assert result.success is (name == "group"), (name, result.error)
+        assert [r["processing_time"] for r in result.step_results] == expected, name
+        assert result.total_time == sum(expected) == clock.now(), name
+        summary = execution_reports(tmp_path / name)[0]["execution_summary"]
+        assert summary["total_processing_time_seconds"] == round(sum(expected), 2)
+    assert time.perf_counter() - started < 2.0  # minutes of model time, no wall time
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,52 +500,90 @@ def test_report_status_describes_the_latest_run(
 
 
 # ---------------------------------------------------------------------------------------------
-# Ctrl-C
+# Ctrl-C: the call in flight is stopped and not charged; the interrupted step (or group) is
+# still recorded, so the report accounts for every charge and every file
 # ---------------------------------------------------------------------------------------------
 
 
 class Interrupting:
+    """A call that Ctrl-C stops: raises `KeyboardInterrupt` after `delay` (on whichever thread
+    runs it, as a signal delivered during a blocking call would on the main thread)."""
+
     def __init__(self, delay: float = 0.02) -> None:
         self.delay = delay
+        self.cancelled: list[threading.Event] = []
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
+        self.cancelled.append(request.cancelled)
         time.sleep(self.delay)
         raise KeyboardInterrupt
 
 
 class Slow:
-    """Succeeds after `delay`; records whether it finished."""
+    """Succeeds after `delay` of real time, charging `cost`; records whether it finished."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, cost: float = 0.7) -> None:
         self.delay = delay
+        self.cost = cost
         self.finished = threading.Event()
+        self.cancelled: list[threading.Event] = []
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
+        self.cancelled.append(request.cancelled)
         time.sleep(self.delay)
         self.finished.set()
-        return GenerationResult(success=True, output_url="https://example.invalid/slow.png")
+        return GenerationResult(
+            success=True, output_url="https://example.invalid/slow.png", cost=self.cost
+        )
 
 
 WHERE = ["plain_step", "plain_step_with_timeout", "group_branch"]
+OUR_THREADS = ("aicp-step", "aicp-group-loop")  # timeout threads, a loop's helper thread
+
+
+def files_on_disk(base: Path) -> list[str]:
+    """Every file of the run's output folder, relative, except the execution report itself."""
+    root = base / "output"
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.endswith("_report.json")
+    )
+
+
+def wait_for_our_threads_to_end(before: set[int | None]) -> list[str]:
+    deadline = time.monotonic() + 2.0
+    while True:
+        leftover = [
+            t.name
+            for t in threading.enumerate()
+            if t.name.startswith(OUR_THREADS) and t.ident not in before
+        ]
+        if not leftover or time.monotonic() > deadline:
+            return leftover
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("where", WHERE)
-def test_keyboard_interrupt_propagates_after_failure_report(
+def test_keyboard_interrupt_records_the_interrupted_step_then_propagates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, where: str
 ) -> None:
     threads_before = {t.ident for t in threading.enumerate()}
-    registry = build_registry("stub")
-    registry.register("image_to_image", "flux_kontext", Interrupting())
-    slow = Slow(0.3)
+    registry, counters = counting_stub(("image_to_video", "hailuo"))
+    interrupting = Interrupting()
+    registry.register("image_to_image", "flux_kontext", interrupting)
+    slow = Slow(0.2)
     registry.register("image_to_image", "photon_base", slow)
     manager = make_manager(tmp_path, mode, monkeypatch, registry)
     if where == "group_branch":
         second = step(
             "parallel_group",
             "parallel",
+            max_workers=2,
             parallel_steps=[
                 step("image_to_image", "photon_base"),
                 step("image_to_image", "flux_kontext"),
+                step("image_to_image", "seededit_v3"),  # waits for a worker: never starts
             ],
         )
     elif where == "plain_step_with_timeout":
@@ -495,24 +595,143 @@ def test_keyboard_interrupt_propagates_after_failure_report(
     )
     with pytest.raises(KeyboardInterrupt):
         manager.execute_chain(chain, "a prompt")
+    manager.executor.close()
+
     (report,) = execution_reports(tmp_path)
     summary = report["execution_summary"]
     assert summary["status"] == "failed"
-    assert "interrupt" in summary["error"].lower()
+    assert summary["error"] == "Execution interrupted by user"
     assert summary["completed_steps"] == 1
-    assert [d["step_type"] for d in report["step_execution_details"]] == ["text_to_image"]
-    extension = manager.executor._parallel_extension
-    if extension is not None:
-        extension.close()  # the shared pool outlives runs; closing it joins every thread
-    leftover = [
-        t.name
-        for t in threading.enumerate()
-        if t.name.startswith("aicp-branch") and t.ident not in threads_before
-    ]
-    assert leftover == []
-    if where == "group_branch" and mode == PARALLEL:
-        # the pool was joined: the sibling branch that was running got to finish first
+    assert report["interrupted"] is True
+    assert report["files_present"] == files_on_disk(tmp_path)
+    assert any(name.startswith("step1_") for name in report["files_present"])
+    details = report["step_execution_details"]
+    assert [d["step_type"] for d in details] == ["text_to_image", second["type"]]
+    interrupted = details[1]
+    assert interrupted["status"] == "failed"
+    assert interrupted["error"] == "Execution interrupted by user"
+    assert counters["hailuo"].calls == 0  # nothing runs after the interrupted step
+    assert all(flag.is_set() for flag in interrupting.cancelled)  # its cancel flag is set
+    if where == "group_branch":
+        branches = interrupted["parallel_branches"]
+        assert [b["model"] for b in branches] == ["photon_base", "flux_kontext", "seededit_v3"]
+        assert branches[1]["error"] == "Execution interrupted by user"
+        assert branches[1]["cost"] == 0.0  # the stopped call is not charged
+        assert branches[2]["error"] == "not started: execution interrupted by user"
+        assert branches[2]["cost"] == 0.0
+        # The sibling that was already running when its neighbour raised finished and was
+        # charged (a branch's own interrupt stops no other call); it is in the report.
         assert slow.finished.is_set()
+        assert branches[0]["status"] == "success"
+        assert branches[0]["cost"] == pytest.approx(0.7)
+        assert interrupted["cost"] == pytest.approx(0.7)
+    else:
+        assert interrupted["cost"] == 0.0
+    by_step = [entry["cost_usd"] for entry in report["cost_breakdown"]["by_step"]]
+    assert summary["total_cost_usd"] == pytest.approx(sum(by_step))
+    assert wait_for_our_threads_to_end(threads_before) == []
+
+
+@pytest.mark.requires_parallel
+def test_ctrl_c_in_an_async_group_abandons_sync_calls_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real SIGINT while the `async` scheduler runs a group of sync generators: the calls in
+    flight are cancelled at once (their threads abandoned, cancel flags set, nothing charged),
+    the waiting branch never starts, and the whole group is in the report."""
+    registry = build_registry("stub")
+    slow = Slow(1.0)
+    registry.register("image_to_image", "photon_base", slow)
+    registry.register("image_to_image", "flux_kontext", slow)
+    registry.register("image_to_image", "seededit_v3", slow)
+    manager = make_manager(tmp_path, PARALLEL, monkeypatch, registry)
+    chain = chain_of(
+        step("text_to_image", "flux_schnell"),
+        step(
+            "parallel_group",
+            "parallel",
+            max_workers=2,
+            parallel_steps=[
+                step("image_to_image", "photon_base"),
+                step("image_to_image", "flux_kontext"),
+                step("image_to_image", "seededit_v3"),
+            ],
+        ),
+    )
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.1, lambda: signal.pthread_kill(main, signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            manager.execute_chain(chain, "a prompt")
+        took = time.perf_counter() - started
+    finally:
+        timer.cancel()
+        manager.executor.close()
+    assert took < 0.8, f"waited {took:.2f} s for calls that were cancelled"
+    assert not slow.finished.is_set()  # abandoned, not waited for
+    assert len(slow.cancelled) == 2 and all(flag.is_set() for flag in slow.cancelled)
+    (report,) = execution_reports(tmp_path)
+    assert report["interrupted"] is True
+    group_detail = report["step_execution_details"][1]
+    branches = group_detail["parallel_branches"]
+    assert [b["error"] for b in branches] == [
+        "Execution interrupted by user",
+        "Execution interrupted by user",
+        "not started: execution interrupted by user",
+    ]
+    assert [b["cost"] for b in branches] == [0.0, 0.0, 0.0]
+    assert report["execution_summary"]["total_cost_usd"] == pytest.approx(0.001)  # step 1
+
+
+def test_a_second_ctrl_c_while_the_report_is_written_exits_at_once(tmp_path: Path) -> None:
+    """The first Ctrl-C makes the executor write the interrupted run's report; a second one
+    during that write ends the process with 130 instead of waiting for it."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, time
+        from ai_content_pipeline.models.protocol import GenerationResult
+        from ai_content_pipeline.models.registry import build_registry
+        from ai_content_pipeline.pipeline import reports
+        from ai_content_pipeline.pipeline.chain import ContentCreationChain
+        from ai_content_pipeline.pipeline.executor import ChainExecutor
+        from ai_content_pipeline.utils.file_manager import FileManager
+
+        class Interrupting:
+            def generate(self, request):
+                raise KeyboardInterrupt
+
+        def slow_write(path, report):
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C
+            time.sleep(30)
+            print("the write was waited for")
+
+        reports.write_report = slow_write
+        registry = build_registry("stub")
+        registry.register("text_to_image", "flux_schnell", Interrupting())
+        executor = ChainExecutor(FileManager(sys.argv[1]), generators=registry)
+        chain = ContentCreationChain.from_config(
+            {"name": "twice", "steps": [{"type": "text_to_image", "model": "flux_schnell"}]}
+        )
+        executor.execute(chain, "a prompt")
+        print("returned")
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert time.perf_counter() - started < 15
+    assert done.returncode == 130, done.stdout + done.stderr
+    assert "interrupted again: exiting without waiting" in done.stderr
+    assert done.stdout == ""
 
 
 def test_output_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

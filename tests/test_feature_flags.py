@@ -134,6 +134,65 @@ def test_env_garbage_raises(home: Path, monkeypatch: pytest.MonkeyPatch, raw: st
     assert info.value.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("raw", "enabled", "scheduler"),
+    [("async", True, "async"), (" ASYNC ", True, "async"), ("sequential", False, None)],
+)
+def test_env_may_name_a_registered_scheduler(
+    home: Path, monkeypatch: pytest.MonkeyPatch, raw: str, enabled: bool, scheduler: str | None
+) -> None:
+    monkeypatch.setenv(PARALLEL_ENV_VAR, raw)
+    state = FeatureFlags.parallel_execution_state()
+    assert state == FlagState(
+        enabled, "environment", f"{PARALLEL_ENV_VAR}={raw.strip()}", scheduler
+    )
+    assert FeatureFlags.is_parallel_execution_enabled() is enabled
+
+
+def test_true_spellings_leave_the_scheduler_to_the_default(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PARALLEL_ENV_VAR, "true")
+    assert FeatureFlags.parallel_execution_state().scheduler is None
+    write_features(home, json.dumps({"parallel_execution": True}))
+    monkeypatch.delenv(PARALLEL_ENV_VAR)
+    assert FeatureFlags.parallel_execution_state().scheduler is None  # the file is a boolean
+
+
+def test_an_unregistered_scheduler_name_is_garbage_listing_the_registered_ones(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ai_content_pipeline.pipeline.schedulers import registered_names
+
+    monkeypatch.setenv(PARALLEL_ENV_VAR, "thread_pool")
+    with pytest.raises(FeatureFlagError, match=PARALLEL_ENV_VAR) as info:
+        FeatureFlags.parallel_execution_state()
+    assert "'thread_pool'" in str(info.value)
+    assert ", ".join(registered_names()) in str(info.value)
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("raw", ["true", "async"])
+def test_a_named_scheduler_that_cannot_be_imported_runs_groups_sequentially(
+    home: Path, monkeypatch: pytest.MonkeyPatch, parallel_blocked: object, tmp_path: Path, raw: str
+) -> None:
+    """The name is registered (package metadata) but `parallel` is gone: the flag still reads
+    as enabled, and the executor falls back to the core's sequential scheduler."""
+    from ai_content_pipeline.pipeline.executor import ChainExecutor
+    from ai_content_pipeline.utils.file_manager import FileManager
+
+    monkeypatch.setenv(PARALLEL_ENV_VAR, raw)
+    assert FeatureFlags.is_parallel_execution_enabled() is True
+    executor = ChainExecutor(FileManager(str(tmp_path)))
+    info = executor.scheduler_info
+    assert (info.name, info.concurrent, info.flag_enabled, info.extension_loaded) == (
+        "sequential",
+        False,
+        True,
+        False,
+    )
+
+
 @pytest.mark.parametrize("raw", ["", "   "])
 def test_empty_env_var_is_unset(home: Path, monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     monkeypatch.setenv(PARALLEL_ENV_VAR, raw)

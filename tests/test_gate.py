@@ -1,8 +1,9 @@
 """`harness gate` / `harness update` on a tiny corpus copied to a temp folder.
 
-Fast: the stub sleeps nothing (``--time-scale 0``), the perf gate is off (``--no-perf``) and most
-runs record in-process (``--jobs 1``); one gate and one update use the real per-state
-subprocesses, and the usage errors run the CLI as a subprocess to see what a user sees.
+Fast: records run on the virtual clock (model seconds cost no wall time), the perf gate is off
+(``--no-perf``) and most runs record in-process (``--jobs 1``); one gate and one update use the
+real per-state subprocesses, and the usage errors run the CLI as a subprocess to see what a
+user sees.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ CORPUS = (
     "11_group_collect_all_then_video",
 )
 GROUP = "11_group_collect_all_then_video"
-FAST = ["--time-scale", "0", "--jobs", "1", "-q"]
+FAST = ["--jobs", "1", "-q"]
 
 FAULTS_YAML = """\
 name: 90_faults
@@ -130,7 +131,7 @@ def test_gate_passes_with_fresh_goldens_in_subprocesses(
     corpus: Path, snapshots: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["gate", "--input", str(corpus), "--snapshots", str(snapshots), "--no-perf"]
-    assert main([*argv, "--time-scale", "0"]) == 0
+    assert main(argv) == 0
     captured = capsys.readouterr()
     assert "PASS" in captured.out
     assert "recording 3 YAML(s) in 3 state(s)" in captured.err  # progress goes to stderr
@@ -158,6 +159,31 @@ def test_tampered_golden_names_yaml_state_step_and_field(
     assert "FAIL" in out
     row = next(line for line in out.splitlines() if line.startswith(GROUP))
     assert row.split()[1:] == ["✗", "✗", "✗"]
+
+
+def test_a_tampered_schedule_fails_only_its_state(
+    corpus: Path, snapshots: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each state has its own schedule in the golden record: a concurrent group that took
+    longer than the policy allows fails ``on`` and nothing else."""
+
+    def slower(record: dict[str, Any]) -> None:
+        record["schedules"]["on"]["groups"][0]["branches"][2]["end"] = 21.0
+
+    _edit(snapshots, GROUP, slower)
+    assert gate(corpus, snapshots) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(GROUP))
+    assert row.split()[1:] == ["✓", "✓", "✗"]
+    assert f"{GROUP} [on]" in out and "21.0 != actual 20.0" in out
+    assert f"{GROUP} [off]" not in out
+
+
+def test_order_and_stress_options_reach_the_recording(corpus: Path, snapshots: Path) -> None:
+    """One named completion order replayed, and race stress (calls on threads, repeated runs):
+    the records still equal the goldens."""
+    assert gate(corpus, snapshots, "-k", "11_group", "--order", "step1:perm:3,1,2") == 0
+    assert gate(corpus, snapshots, "-k", "11_group", "--states", "on", "--stress") == 0
 
 
 def test_tampered_file_hash_is_named(
@@ -392,7 +418,8 @@ def test_update_failing_write_keeps_goldens_intact(
     real_replace = os.replace
 
     def read_only(src: Any, dst: Any) -> None:
-        if str(dst).endswith(".json"):
+        # only the golden folder is read-only: the runs' own reports still get written
+        if Path(dst).parent == snapshots and str(dst).endswith(".json"):
             raise PermissionError(13, "Permission denied", str(dst))
         real_replace(src, dst)
 
@@ -561,8 +588,6 @@ def test_pytest_snapshot_update_writes_the_bytes_harness_update_writes(
             str(corpus),
             "--golden-snapshots",
             str(written),
-            "--golden-time-scale",
-            "0",
         ],
         cwd=REPO,
         env=env,

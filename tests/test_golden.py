@@ -1,11 +1,16 @@
 """Golden-record tests: every YAML x flag state equals its one golden record, plus the API record.
 
-The reference state (``off``) goes through syrupy (`golden_snapshot`), so
-``pytest --snapshot-update`` rewrites ``snapshots/<stem>.json`` exactly as `harness update`
-does. ``absent`` and ``on`` compare with the stored golden file; while updating they compare
-with a fresh in-process ``off`` record instead, so an update works under xdist in any order.
-Records are computed in this process (each xdist worker is its own process) with
-`states.activate`. Options: ``--golden-input``, ``--golden-snapshots``, ``--golden-time-scale``.
+A golden record is the reference state's (``off``) record with every state's schedule
+(`harness.golden.golden_from_states`). The ``off`` test records all three states in this
+process (cheap on the virtual clock) and snapshots that combined record through syrupy
+(`golden_snapshot`), so ``pytest --snapshot-update`` rewrites ``snapshots/<stem>.json`` exactly
+as `harness update` does. ``absent`` and ``on`` compare their record with their view of the
+stored golden (`view_for_state`: the shared part plus their own schedule); while updating they
+compare with a fresh in-process ``off`` record instead, so an update works under xdist in any
+order. A record whose own checks found problems (a schedule the policy does not give, a replay
+that changed an output) fails, and is never snapshot. Records are computed in this process
+(each xdist worker is its own process) with `states.activate`. Options: ``--golden-input``,
+``--golden-snapshots``, ``--golden-time-scale``.
 """
 
 from __future__ import annotations
@@ -17,16 +22,21 @@ import pytest
 
 from harness.compare import describe, diff_records
 from harness.gate import NO_GOLDEN
-from harness.golden import API_STEM, GoldenStore
+from harness.golden import API_STEM, GoldenStore, golden_from_states, view_for_state
 from harness.record import RecordSettings, discover, record_pipeline
 from harness.states import REFERENCE_STATE, STATES, activate
 
 
 def _record(yaml_path: Path, state: str, time_scale: float) -> dict[str, Any]:
+    """The record `harness update` makes of `yaml_path` in `state`; its checks must be clean."""
     with activate(state):
-        return record_pipeline(
-            yaml_path, RecordSettings(time_scale=time_scale, jitter_seed=1), expected_state=state
+        record = record_pipeline(
+            yaml_path, RecordSettings(time_scale=time_scale), expected_state=state
         )
+    if record["checks"]:
+        lines = [f"{yaml_path.stem} [{state}] check: {line}" for line in record["checks"]]
+        pytest.fail("\n".join(lines), pytrace=False)
+    return record
 
 
 def _fail_on_diff(stem: str, state: str, expected: dict[str, Any], actual: dict[str, Any]) -> None:
@@ -43,7 +53,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         pytest.param(
             (path, state),
             id=f"{path.stem}-{state}",
-            # `off`/`on` need the real `parallel` package (skipped under AICP_BLOCK_PARALLEL=1).
+            # `off`/`on` need the real `parallel` package (skipped under AICP_BLOCK_PARALLEL=1);
+            # so does the `off` case's recording of `on`.
             marks=[pytest.mark.requires_parallel] if state != "absent" else [],
         )
         for path in paths
@@ -65,19 +76,30 @@ def test_golden_record(
     actual = _record(yaml_path, state, time_scale)
     store = GoldenStore(golden_snapshots_dir)
     if state == REFERENCE_STATE:
+        records = {
+            other: actual if other == state else _record(yaml_path, other, time_scale)
+            for other in STATES
+        }
+        golden = golden_from_states(records, REFERENCE_STATE)
         if not golden_updating:
-            golden = store.read(stem)
-            if golden is None:
+            stored = store.read(stem)
+            if stored is None:
                 pytest.fail(f"{stem} [{state}] {NO_GOLDEN}", pytrace=False)
-            _fail_on_diff(stem, state, golden, actual)
-        assert actual == golden_snapshot(name=stem)
+            _fail_on_diff(stem, state, view_for_state(stored, state), actual)
+            _fail_on_diff(stem, state, stored, golden)  # e.g. another state's schedule
+        assert golden == golden_snapshot(name=stem)
         return
     if golden_updating:
-        expected = _record(yaml_path, REFERENCE_STATE, time_scale)
+        reference = _record(yaml_path, REFERENCE_STATE, time_scale)
+        expected = view_for_state(
+            golden_from_states({REFERENCE_STATE: reference, state: actual}, REFERENCE_STATE),
+            state,
+        )
     else:
-        expected = store.read(stem)
-        if expected is None:
+        stored = store.read(stem)
+        if stored is None:
             pytest.fail(f"{stem} [{state}] {NO_GOLDEN}", pytrace=False)
+        expected = view_for_state(stored, state)
     _fail_on_diff(stem, state, expected, actual)
 
 

@@ -1,9 +1,11 @@
 """What a `parallel_group` means (spec §4, §8 #10-#15, #22), under BOTH schedulers.
 
 Every behavioural test runs once with the core's sequential scheduler (flag off) and once with
-the `parallel` package's thread-pool scheduler (flag on); the outputs must be identical, only
-the clock may differ. The scheduler is chosen the established way: env
-`PIPELINE_PARALLEL_ENABLED`, read once when the executor is constructed.
+the `parallel` package's `async` scheduler (flag on); the outputs must be identical, only the
+timing may differ. The scheduler is chosen the established way: env
+`PIPELINE_PARALLEL_ENABLED`, read once when the executor is constructed. Tests whose point is a
+completion order run on the virtual clock (`VirtualClock`): latencies are exact, so the order
+is certain, and cost no wall time.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 from scheduler_modes import MODES, PARALLEL, SEQUENTIAL, make_manager, step
 
+from ai_content_pipeline.clock import Clock, VirtualClock
 from ai_content_pipeline.models.protocol import GenerationRequest, GenerationResult
 from ai_content_pipeline.models.registry import GeneratorRegistry, build_registry
 from ai_content_pipeline.pipeline.chain import ChainResult, ContentCreationChain, PipelineStep
@@ -52,9 +55,13 @@ def run(
     config: dict[str, Any],
     input_data: str = "a hot air balloon over hills",
     generators: GeneratorRegistry | None = None,
+    clock: Clock | None = None,
 ) -> ChainResult:
-    manager = make_manager(base, mode, monkeypatch, generators)
-    return manager.execute_chain(ContentCreationChain.from_config(config), input_data)
+    manager = make_manager(base, mode, monkeypatch, generators, clock)
+    try:
+        return manager.execute_chain(ContentCreationChain.from_config(config), input_data)
+    finally:
+        manager.executor.close()
 
 
 def group(branches: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
@@ -76,7 +83,7 @@ def media_files(base: Path) -> dict[str, str]:
 
 
 class Recorder:
-    """Wraps a generator: records each request and when its call finished."""
+    """Wraps a generator (sync only): records each request and when its call finished."""
 
     def __init__(self, inner: Any, log: list[tuple[str, GenerationRequest, float]]) -> None:
         self.inner = inner
@@ -86,7 +93,7 @@ class Recorder:
     def generate(self, request: GenerationRequest) -> GenerationResult:
         result = self.inner.generate(request)
         with self.lock:
-            self.log.append((request.label, request, time.perf_counter()))
+            self.log.append((request.label, request, request.clock.now()))
         return result
 
 
@@ -102,11 +109,12 @@ def recording_stub(
 
 
 class ParamDriven:
-    """A fake text_to_image model: quality, cost, delay and failure come from its params."""
+    """A fake text_to_image model: quality, cost, delay (on the request's clock) and failure
+    come from its params."""
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         params = request.params
-        time.sleep(float(params.get("sleep", 0)))
+        request.clock.sleep(float(params.get("sleep", 0)))
         ok = not params.get("fail")
         return GenerationResult(
             success=ok,
@@ -199,9 +207,9 @@ def test_step_after_collect_all_gets_lowest_successful_branch(
 def test_first_success_picks_lowest_index_not_first_finished(
     tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # seedream3 has no time estimate (60 s), flux_schnell 5 s; x0.005 and jitter in [0.5, 1.5):
-    # branch 1 sleeps >= 150 ms, branches 2 and 3 < 40 ms, so branch 1 finishes last.
-    monkeypatch.setenv("AICP_STUB_TIME_SCALE", "0.005")
+    # seedream3 has no time estimate (60 s), flux_schnell 5 s; jitter in [0.5, 1.5): branch 1
+    # waits >= 30 virtual s, branches 2 and 3 < 7.5 s, so branch 1 finishes last.
+    monkeypatch.setenv("AICP_STUB_TIME_SCALE", "1")
     monkeypatch.setenv("AICP_STUB_JITTER_SEED", "7")
     registry, log = recording_stub(
         ("text_to_image", "seedream3"), ("text_to_image", "flux_schnell")
@@ -216,9 +224,9 @@ def test_first_success_picks_lowest_index_not_first_finished(
             merge_strategy="first_success",
         )
     )
-    result = run(tmp_path, mode, monkeypatch, config, generators=registry)
+    result = run(tmp_path, mode, monkeypatch, config, generators=registry, clock=VirtualClock())
     assert result.success is True, result.error
-    finish_order = [label for label, _, _ in log]
+    finish_order = [label for label, _, _ in sorted(log, key=lambda entry: entry[2])]
     if mode == PARALLEL:
         assert finish_order[-1] == "step1_branch1", finish_order  # precondition: slowest
     group_result = result.step_results[0]
@@ -237,12 +245,13 @@ def test_best_quality_picks_max_score_ties_to_lowest_index(
         # a failed branch never wins, whatever its score
         step("text_to_image", "flux_schnell", q=0.99, fail="down"),
         # the two best tie; the lower index wins even though it finishes last
-        step("text_to_image", "flux_schnell", q=0.9, sleep=0.1),
+        step("text_to_image", "flux_schnell", q=0.9, sleep=100),
         step("text_to_image", "flux_schnell", q=0.5),
         step("text_to_image", "flux_schnell", q=0.9),
     ]
     config = chain_config(group(branches, merge_strategy="best_quality", max_workers=5))
-    result = run(tmp_path, mode, monkeypatch, config, generators=fake_registry(ParamDriven()))
+    registry = fake_registry(ParamDriven())
+    result = run(tmp_path, mode, monkeypatch, config, generators=registry, clock=VirtualClock())
     assert result.success is True, result.error
     group_result = result.step_results[0]
     assert group_result["merge_strategy"] == "best_quality"
@@ -321,26 +330,49 @@ def test_raising_branch_is_a_failed_branch(
 
 
 def test_hung_branch_times_out(tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch):
+    """Real clock: the group does not wait for a hung branch, and the abandoned call (its
+    cancel flag set) never writes a late file, not even after its delay would have ended."""
     branches = [
         step("text_to_image", "flux_schnell"),
-        step("text_to_image", "seedream_v3", stub_delay=5, timeout=0.2),
+        step("text_to_image", "seedream_v3", stub_delay=0.5, timeout=0.1),
     ]
     started = time.perf_counter()
     result = run(tmp_path, mode, monkeypatch, chain_config(group(branches)))
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"group waited {elapsed:.2f} s for a hung branch"
+    assert elapsed < 0.45, f"group waited {elapsed:.2f} s for a hung branch"
     assert result.success is True, result.error
     hung = result.step_results[0]["parallel_results"][1]["result"]
     assert hung["success"] is False
-    assert "timed out" in hung["error"].lower()
-    assert "0.2" in hung["error"]
-    # the abandoned call is cancelled: its thread ends promptly and never writes a late file
+    assert hung["error"] == "Timed out after 0.1 s"
+    assert hung["cost"] == 0.0  # a timed-out call is not charged
+    # the abandoned call is cancelled: a thread of its own (sequential) ends promptly
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline and any(
         t.name == "aicp-step1_branch2" for t in threading.enumerate()
     ):
         time.sleep(0.02)
     assert not any(t.name == "aicp-step1_branch2" for t in threading.enumerate())
+    time.sleep(max(0.0, 0.7 - (time.perf_counter() - started)))  # past the 0.5 s delay
+    assert list((tmp_path / "output").glob("step1_branch2_*")) == []
+
+
+def test_hung_branch_times_out_exactly_on_the_virtual_clock(
+    tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AICP_STUB_TIME_SCALE", "1")
+    branches = [
+        step("text_to_image", "flux_schnell"),  # 5 s
+        step("text_to_image", "seedream_v3", stub_delay=3600, timeout=7),
+    ]
+    clock = VirtualClock()
+    started = time.perf_counter()
+    result = run(tmp_path, mode, monkeypatch, chain_config(group(branches)), clock=clock)
+    assert time.perf_counter() - started < 2.0
+    assert result.success is True, result.error
+    entries = result.step_results[0]["parallel_results"]
+    assert [e["result"]["processing_time"] for e in entries] == [5.0, 7.0]
+    assert entries[1]["result"]["error"] == "Timed out after 7 s"
+    assert clock.now() == (7.0 if mode == PARALLEL else 12.0)
     assert list((tmp_path / "output").glob("step1_branch2_*")) == []
 
 
@@ -365,8 +397,8 @@ def test_group_cost_is_summed_in_declaration_order(
 ) -> None:
     # (0.1 + 0.2) + 0.3 == 0.6000000000000001, but completion order (3, 2, 1) would give 0.6.
     branches = [
-        step("text_to_image", "flux_schnell", cost=0.1, sleep=0.12),
-        step("text_to_image", "flux_schnell", cost=0.2, sleep=0.06),
+        step("text_to_image", "flux_schnell", cost=0.1, sleep=12),
+        step("text_to_image", "flux_schnell", cost=0.2, sleep=6),
         step("text_to_image", "flux_schnell", cost=0.3),
     ]
     result = run(
@@ -375,6 +407,7 @@ def test_group_cost_is_summed_in_declaration_order(
         monkeypatch,
         chain_config(group(branches)),
         generators=fake_registry(ParamDriven()),
+        clock=VirtualClock(),
     )
     assert result.success is True, result.error
     declared = (0.1 + 0.2) + 0.3
@@ -699,7 +732,7 @@ def test_groups_run_sequentially_when_parallel_is_blocked(
     monkeypatch.setenv("PIPELINE_PARALLEL_ENABLED", "true")  # asked for, but not installed
     executor = ChainExecutor(FileManager(str(tmp_path)))
     assert executor._parallel_extension is None
-    assert executor.scheduler_name == "SequentialScheduler"
+    assert executor.scheduler_name == "sequential"
     config = chain_config(
         group(
             [
@@ -724,6 +757,6 @@ def test_flag_off_keeps_extension_but_disabled(
     executor = ChainExecutor(FileManager(str(tmp_path)))
     assert executor._parallel_extension is not None
     assert executor._parallel_extension.enabled is False
-    assert executor.scheduler_name == "SequentialScheduler"
+    assert executor.scheduler_name == "sequential"
     monkeypatch.setenv("PIPELINE_PARALLEL_ENABLED", "true")  # read once: no effect now
-    assert executor.scheduler_name == "SequentialScheduler"
+    assert executor.scheduler_name == "sequential"

@@ -346,7 +346,7 @@ def test_pipeline_runner_sets_flag_at_construction_and_restores_env(
     with pipeline_runner(GROUP, parallel_on=True, time_scale=0.0) as run:
         assert dict(os.environ) == before
         assert run.manager.executor.flag_state.enabled
-        assert run.scheduler_name == "ParallelExtension"
+        assert run.scheduler_name == "async"
         run()
         run()
         assert dict(os.environ) == before
@@ -357,7 +357,7 @@ def test_pipeline_runner_sets_flag_at_construction_and_restores_env(
     assert not workdir.exists()
 
     with pipeline_runner(LINEAR, parallel_on=False, time_scale=0.0) as run:
-        assert run.scheduler_name == "SequentialScheduler"
+        assert run.scheduler_name == "sequential"
 
 
 def test_pipeline_runner_resolves_media_inputs_against_the_yaml_folders_parent(

@@ -483,10 +483,72 @@ def test_executor_attributes(tmp_path: Path) -> None:
     assert executor._get_step_output_type(StepType.PROMPT_GENERATION) == "image"
 
 
+def test_executor_scheduler_clock_and_close(tmp_path: Path) -> None:
+    """The flag is off (fixture): the core's sequential scheduler, on the real clock."""
+    from ai_content_pipeline.clock import RealClock, VirtualClock
+    from ai_content_pipeline.pipeline.executor import SchedulerInfo
+
+    executor = ChainExecutor(FileManager(str(tmp_path)))
+    assert isinstance(executor.clock, RealClock)
+    assert executor.scheduler_name == "sequential"
+    info = executor.scheduler_info
+    assert isinstance(info, SchedulerInfo)
+    assert (info.name, info.concurrent, info.clock, info.flag_enabled) == (
+        "sequential",
+        False,
+        "real",
+        False,
+    )
+    assert [f.name for f in dataclasses.fields(SchedulerInfo)] == [
+        "name",
+        "concurrent",
+        "clock",
+        "flag_enabled",
+        "extension_loaded",
+    ]
+    assert executor.schedule_trace is None  # nothing is collected unless asked
+    executor.close()
+    executor.close()  # idempotent
+    virtual = VirtualClock()
+    pinned = ChainExecutor(FileManager(str(tmp_path)), clock=virtual, scheduler="sequential")
+    assert pinned.clock is virtual and pinned.scheduler_info.clock == "virtual"
+    pinned.close()
+    manager = AIPipelineManager(base_dir=str(tmp_path), clock=virtual, scheduler="sequential")
+    assert manager.executor.clock is virtual  # the manager forwards both keywords
+    assert manager.executor.scheduler_name == "sequential"
+
+
+def test_generation_request_carries_a_clock() -> None:
+    from ai_content_pipeline.clock import RealClock
+
+    names = [f.name for f in dataclasses.fields(GenerationRequest)]
+    assert names == [
+        "step_type",
+        "model",
+        "input_data",
+        "input_type",
+        "params",
+        "output_dir",
+        "label",
+        "options",
+        "cancelled",
+        "clock",
+    ]
+    request = GenerationRequest("text_to_image", "flux_dev", "x", "text", {}, Path("."), "step1")
+    assert isinstance(request.clock, RealClock)
+    assert not request.cancelled.is_set()
+
+
 def test_executor_signatures() -> None:
     init = params_of(ChainExecutor.__init__)
     assert [p[0] for p in init[:2]] == ["self", "file_manager"]
     assert all(default is not EMPTY for _, default, _ in init[2:]), "extra args need defaults"
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    assert init[2:] == [
+        ("generators", None, inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        ("clock", None, keyword_only),
+        ("scheduler", None, keyword_only),
+    ]
     assert params_of(ChainExecutor.execute) == [
         ("self", EMPTY, inspect.Parameter.POSITIONAL_OR_KEYWORD),
         ("chain", EMPTY, inspect.Parameter.POSITIONAL_OR_KEYWORD),
@@ -596,6 +658,11 @@ def test_manager_attributes(tmp_path: Path) -> None:
     assert names_and_defaults(AIPipelineManager.__init__)[:2] == [
         ("self", EMPTY),
         ("base_dir", None),
+    ]
+    assert params_of(AIPipelineManager.__init__)[2:] == [
+        ("generators", None, inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        ("clock", None, inspect.Parameter.KEYWORD_ONLY),
+        ("scheduler", None, inspect.Parameter.KEYWORD_ONLY),
     ]
 
 
@@ -1062,4 +1129,4 @@ def test_dotenv_in_cwd_does_not_change_flag_on_import(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["<unset>", "<unset>", "False", "SequentialScheduler"]
+    assert done.stdout.split() == ["<unset>", "<unset>", "False", "sequential"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import dataclasses
 import hashlib
 import io
 import json
@@ -15,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ai_content_pipeline.clock import VirtualClock
 from ai_content_pipeline.config.constants import SUPPORTED_MODELS
 from ai_content_pipeline.errors import UsageError
 from ai_content_pipeline.models import media, stub
@@ -367,31 +371,145 @@ def test_time_scale_is_honoured_and_model_time_stays_nominal(
     assert slow.model_time == instant.model_time == 5.0
 
 
+def timed(generator: Any, request: GenerationRequest) -> tuple[GenerationResult, float]:
+    """The result of one call on a fresh virtual clock, and the virtual seconds it waited."""
+    clock = VirtualClock()
+    result = generator.generate(dataclasses.replace(request, clock=clock))
+    return result, clock.now()
+
+
 def test_jitter_changes_the_sleep_but_not_the_outputs(
     registry: GeneratorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sleeps: list[float] = []
-    monkeypatch.setattr(stub, "_pause", lambda request, seconds: sleeps.append(seconds) or False)
     monkeypatch.setenv(stub.TIME_SCALE_ENV, "1")
     generator = registry.get("text_to_image", "flux_dev")  # 15 s nominal
 
-    def run(label: str) -> GenerationResult:
-        return generator.generate(
-            make_request("text_to_image", "flux_dev", "x", tmp_path / label, label=label)
-        )
+    def run(label: str) -> tuple[GenerationResult, float]:
+        request = make_request("text_to_image", "flux_dev", "x", tmp_path / label, label=label)
+        return timed(generator, request)
 
-    plain = run("step1")
+    plain, plain_sleep = run("step1")
     monkeypatch.setenv(stub.JITTER_SEED_ENV, "7")
     jittered = [run(f"step1_branch{i}") for i in range(1, 6)]
-    again = run("step1_branch1")
-    assert sleeps[0] == 15.0
-    assert all(7.5 <= s < 22.5 for s in sleeps[1:])
-    assert len(set(sleeps[1:6])) == 5  # labels reorder completions
-    assert sleeps[6] == sleeps[1]  # reproducible
-    for result in [*jittered, again]:
+    again, again_sleep = run("step1_branch1")
+    sleeps = [seconds for _, seconds in jittered]
+    assert plain_sleep == 15.0
+    assert all(7.5 <= s < 22.5 for s in sleeps)
+    assert len(set(sleeps)) == 5  # labels reorder completions
+    assert again_sleep == sleeps[0]  # reproducible
+    for result in [*(r for r, _ in jittered), again]:
         assert result.model_time == plain.model_time
         assert result.output_url == plain.output_url
         assert sha(result.output_path) == sha(plain.output_path)
+
+
+def test_the_stub_waits_on_the_requests_clock(
+    registry: GeneratorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Latency and `stub_delay` go through `request.clock`: on a virtual clock a 300 s model
+    call costs no wall time. The delay is unscaled; the latency follows the time scale."""
+    generator = registry.get("image_to_video", "veo3")  # 300 s nominal
+    request = make_request("image_to_video", "veo3", "img", tmp_path, {"stub_delay": 7})
+    started = time.perf_counter()
+    assert timed(generator, request)[1] == 7.0  # time scale unset: only the delay
+    monkeypatch.setenv(stub.TIME_SCALE_ENV, "1")
+    result, waited = timed(generator, request)
+    assert waited == 307.0
+    monkeypatch.setenv(stub.TIME_SCALE_ENV, "0.5")
+    assert timed(generator, request)[1] == 157.0
+    assert time.perf_counter() - started < 2.0
+    assert result.success and result.model_time == 300.0
+
+
+def test_latency_factors_scale_one_label_only(
+    registry: GeneratorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`LATENCY_FACTORS` (how the gate replays completion orders) changes a call's wait,
+    never its outputs; unnamed labels keep factor 1, and the variable is per context."""
+    monkeypatch.setenv(stub.TIME_SCALE_ENV, "1")
+    generator = registry.get("text_to_image", "flux_schnell")  # 5 s
+
+    def run(label: str) -> tuple[GenerationResult, float]:
+        request = make_request("text_to_image", "flux_schnell", "x", tmp_path / label, label=label)
+        return timed(generator, request)
+
+    base, base_wait = run("g_branch1")
+    token = stub.LATENCY_FACTORS.set({"g_branch1": 0.5, "g_branch2": 1.25})
+    try:
+        slowed = [run("g_branch1"), run("g_branch2"), run("g_branch3")]
+        other_context = contextvars.Context().run(run, "g_branch1")
+    finally:
+        stub.LATENCY_FACTORS.reset(token)
+    assert base_wait == 5.0
+    assert [wait for _, wait in slowed] == [2.5, 6.25, 5.0]
+    assert other_context[1] == 5.0  # a fresh context does not see the factors
+    assert all(r.output_url == base.output_url for r, _ in slowed)
+    assert stub.LATENCY_FACTORS.get() is None
+
+
+def test_a_cancelled_wait_fails_the_call_writes_nothing_and_charges_it(
+    registry: GeneratorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(stub.TIME_SCALE_ENV, "1")
+    generator = registry.get("text_to_image", "flux_dev")
+    request = make_request("text_to_image", "flux_dev", "x", tmp_path)
+    request.cancelled.set()
+    result, waited = timed(generator, request)
+    assert not result.success
+    assert result.error == stub.CANCELLED_ERROR
+    assert result.cost == 0.003  # the stub's own report; the executor decides what counts
+    assert waited == 0.0
+    assert files_in(tmp_path) == []
+
+
+def test_agenerate_waits_on_the_running_loop_and_matches_generate(
+    registry: GeneratorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(stub.TIME_SCALE_ENV, "1")
+    generator = registry.get("text_to_image", "imagen4")  # 20 s
+    clock = VirtualClock()
+    request = make_request("text_to_image", "imagen4", "x", tmp_path / "async")
+    request = dataclasses.replace(request, clock=clock)
+
+    async def two_calls() -> list[GenerationResult]:
+        other = dataclasses.replace(request, label="step2")
+        return list(await asyncio.gather(generator.agenerate(request), generator.agenerate(other)))
+
+    loop = clock.new_event_loop()
+    try:
+        first, second = loop.run_until_complete(two_calls())
+    finally:
+        loop.close()
+    assert clock.now() == 20.0  # awaited side by side: 20 s, not 40
+    sync, waited = timed(generator, make_request("text_to_image", "imagen4", "x", tmp_path / "s"))
+    assert waited == 20.0
+    assert _comparable(first) == _comparable(sync)
+    assert sha(first.output_path) == sha(sync.output_path)
+    assert Path(second.output_path).name.startswith("step2_")
+
+
+def test_a_cancelled_agenerate_writes_nothing(
+    registry: GeneratorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(stub.TIME_SCALE_ENV, "1")
+    generator = registry.get("text_to_image", "imagen4")
+    clock = VirtualClock()
+    request = dataclasses.replace(
+        make_request("text_to_image", "imagen4", "x", tmp_path), clock=clock
+    )
+
+    async def cut() -> None:
+        async with asyncio.timeout(3):
+            await generator.agenerate(request)
+
+    loop = clock.new_event_loop()
+    try:
+        with pytest.raises(TimeoutError):
+            loop.run_until_complete(cut())
+    finally:
+        loop.close()
+    assert clock.now() == 3.0
+    assert files_in(tmp_path) == []
 
 
 @pytest.mark.parametrize(

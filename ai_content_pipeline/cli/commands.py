@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
+from ..clock import RealClock
 from ..config.constants import (
     COST_ESTIMATES,
     PROCESSING_TIME_ESTIMATES,
@@ -19,6 +20,7 @@ from ..config.constants import (
 from ..config.features import SOURCE_DEFAULT, FeatureFlags
 from ..errors import UsageError
 from ..pipeline.chain import ContentCreationChain, PipelineStep, StepType
+from ..pipeline.schedulers import load_scheduler, wanted_scheduler
 from ..pipeline.validation import did_you_mean
 from ..utils.validators import validate_aspect_ratio, validate_prompt
 from .output import check_save_json_name, finish_run, money, seconds, show_estimate
@@ -120,12 +122,23 @@ def cmd_features(args: argparse.Namespace, session: Session) -> int:
     state = FeatureFlags.parallel_execution_state()
     importable = _parallel_importable()
     source = state.source if state.source == SOURCE_DEFAULT else f"{state.source} ({state.detail})"
-    scheduler = "ThreadPoolScheduler" if state.enabled and importable else "SequentialScheduler"
+    scheduler = _scheduler_a_run_would_use()
     print(f"parallel execution: {'enabled' if state.enabled else 'disabled'}")
     print(f"source: {source}")
     print(f"parallel package: {'importable' if importable else 'not installed'}")
     print(f"scheduler: {scheduler}")
     return 0
+
+
+def _scheduler_a_run_would_use() -> str:
+    """Loaded as an executor loads it, so the answer cannot drift from what a run does (a
+    registered scheduler whose package is gone falls back to sequential)."""
+    wanted = wanted_scheduler(FeatureFlags.parallel_execution_state())
+    scheduler = load_scheduler(wanted, RealClock())
+    try:
+        return scheduler.name
+    finally:
+        scheduler.close()
 
 
 def _parallel_importable() -> bool:

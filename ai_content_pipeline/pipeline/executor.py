@@ -46,7 +46,7 @@ from .groups import (
     run_group,
 )
 from .schedule import InFlight, ScheduleTrace
-from .schedulers import DEFAULT_CONCURRENT, load_scheduler
+from .schedulers import load_scheduler, wanted_scheduler
 from .step_params import CONTROL_PARAMS, resolve_params
 
 logger = logging.getLogger("ai_content_pipeline")
@@ -148,11 +148,7 @@ class ChainExecutor:
         self.replicate_multitalk = ReplicateMultiTalkGenerator(self.generators)
         self.clock: Clock = clock if clock is not None else RealClock()
         self.flag_state = FeatureFlags.parallel_execution_state()
-        wanted = scheduler or (
-            (self.flag_state.scheduler or DEFAULT_CONCURRENT)
-            if self.flag_state.enabled
-            else "sequential"
-        )
+        wanted = scheduler or wanted_scheduler(self.flag_state)
         self._scheduler: GroupScheduler = load_scheduler(wanted, self.clock)
         self._parallel_extension: Any = self._load_parallel_extension()
         self.schedule_trace: ScheduleTrace | None = None

@@ -4,7 +4,7 @@ A group hands its branches to a scheduler as independent tasks and gets their
 results back *in declaration order*. Everything that shapes the output — branch
 inputs and labels, context copies, merge, cost sums, the next step's input,
 error texts — happens here, before or after scheduling. The sequential
-scheduler below and `parallel.ThreadPoolScheduler` only decide *when* each task
+scheduler below and `parallel.AsyncScheduler` only decide *when* each task
 runs, so their outputs are identical by construction.
 """
 

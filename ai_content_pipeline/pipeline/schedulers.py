@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib import metadata
 
 from ..clock import Clock
+from ..config.features import FlagState
 from .groups import SEQUENTIAL, GroupScheduler, SequentialScheduler
 
 logger = logging.getLogger("ai_content_pipeline")
@@ -54,3 +55,11 @@ def load_scheduler(name: str, clock: Clock) -> GroupScheduler:
         logger.debug("scheduler %r cannot be imported (%s); groups run sequentially", name, exc)
         return SequentialScheduler(clock)
     return factory(clock)
+
+
+def wanted_scheduler(flag: FlagState) -> str:
+    """The scheduler name the flag asks for: its own name, `DEFAULT_CONCURRENT` for a bare
+    ``true``, the core's sequential one when off."""
+    if not flag.enabled:
+        return SEQUENTIAL
+    return flag.scheduler or DEFAULT_CONCURRENT

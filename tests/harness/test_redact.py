@@ -146,3 +146,14 @@ def test_every_time_field_of_a_real_report_is_covered() -> None:
         out = redact(report)
         assert _time_fields(out) == []
         assert RUN not in json.dumps(out)
+
+
+def test_virtual_clock_schedules_are_kept_verbatim() -> None:
+    """A record's ``schedule`` holds times too, but virtual ones: exact and the same on every
+    machine, so redaction must leave them alone (the gate compares them)."""
+    from ai_content_pipeline.pipeline.schedule import BranchSpan, GroupSchedule
+
+    group = GroupSchedule("step1", 3, (BranchSpan(0, 0.0, 5.0), BranchSpan(1, 0.0, 10.0)), 2, 0, 10)
+    schedule = {"clock": "virtual", "total_seconds": 84.0, "groups": [group.to_dict()]}
+    assert redact({"schedule": schedule}) == {"schedule": schedule}
+    assert _time_fields(schedule) == []  # no key of it looks like a wall-clock field

@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 
 from ai_content_pipeline.config import features
-from ai_content_pipeline.pipeline.executor import ChainExecutor
+from ai_content_pipeline.pipeline.executor import ChainExecutor, SchedulerInfo
 from ai_content_pipeline.utils.file_manager import FileManager
 from harness import states
 from harness.states import (
+    EXPECTED_SCHEDULERS,
     REFERENCE_STATE,
     STATES,
     activate,
@@ -41,22 +42,40 @@ def test_constants() -> None:
     assert states.PARALLEL_ENV_VAR == features.PARALLEL_ENV_VAR
 
 
+def test_expected_schedulers_are_registered_names() -> None:
+    from ai_content_pipeline.pipeline.schedulers import registered_names
+
+    assert EXPECTED_SCHEDULERS == {"absent": "sequential", "off": "sequential", "on": "async"}
+    assert set(EXPECTED_SCHEDULERS.values()) <= set(registered_names())
+    assert set(EXPECTED_SCHEDULERS) == set(STATES)
+
+
 @pytest.mark.parametrize(
-    ("state", "flag", "scheduler"),
+    ("state", "flag", "concurrent", "loaded"),
     [
-        ("absent", "false", "SequentialScheduler"),
-        pytest.param("off", "false", "SequentialScheduler", marks=needs_parallel),
-        pytest.param("on", "true", "ParallelExtension", marks=needs_parallel),
+        ("absent", "false", False, False),
+        pytest.param("off", "false", False, True, marks=needs_parallel),
+        pytest.param("on", "true", True, True, marks=needs_parallel),
     ],
 )
-def test_each_state_takes_effect(tmp_path: Path, state: str, flag: str, scheduler: str) -> None:
+def test_each_state_takes_effect(
+    tmp_path: Path, state: str, flag: str, concurrent: bool, loaded: bool
+) -> None:
     with activate(state):
         assert os.environ[features.PARALLEL_ENV_VAR] == flag
         home = Path(os.environ["HOME"])
         assert home.is_dir() and not any(home.iterdir())
         executor = _executor(tmp_path)
         assert detect_state(executor) == state
-        assert describe_state(executor, state) == scheduler
+        assert describe_state(executor, state) == EXPECTED_SCHEDULERS[state]
+        info = executor.scheduler_info
+        assert (info.name, info.concurrent, info.extension_loaded) == (
+            EXPECTED_SCHEDULERS[state],
+            concurrent,
+            loaded,
+        )
+        assert info.flag_enabled is (flag == "true")
+        executor.close()
     assert not home.exists()
 
 
@@ -124,14 +143,46 @@ def test_wrong_state_raises(tmp_path: Path) -> None:
         describe_state(executor, "absent")
 
 
-def test_inconsistent_executor_raises() -> None:
-    enabled_but_unused = SimpleNamespace(
-        scheduler_name="SequentialScheduler",
-        _parallel_extension=SimpleNamespace(enabled=True),
-        _scheduler_provider=object(),
+def _info(**changes: object) -> SchedulerInfo:
+    base = {
+        "name": "sequential",
+        "concurrent": False,
+        "clock": "virtual",
+        "flag_enabled": False,
+        "extension_loaded": True,
+    }
+    return SchedulerInfo(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("info", "state"),
+    [
+        (_info(extension_loaded=False), "absent"),
+        (_info(extension_loaded=False, flag_enabled=True), "absent"),  # asked, not installed
+        (_info(), "off"),
+        (_info(name="async", concurrent=True, flag_enabled=True), "on"),
+        (_info(name="async", concurrent=True, flag_enabled=True, clock="real"), "on"),
+    ],
+)
+def test_detect_state_reads_only_scheduler_info(info: SchedulerInfo, state: str) -> None:
+    # Nothing but `scheduler_info`: private attributes that contradict it are ignored.
+    executor = SimpleNamespace(
+        scheduler_info=info, _parallel_extension=None, scheduler_name="bogus"
     )
+    assert detect_state(executor) == state
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        _info(flag_enabled=True),  # enabled, loaded, yet sequential
+        _info(name="async", concurrent=True),  # concurrent although the flag is off
+        _info(name="async", concurrent=True, flag_enabled=True, extension_loaded=False),
+    ],
+)
+def test_inconsistent_executor_raises(info: SchedulerInfo) -> None:
     with pytest.raises(RuntimeError, match="no known flag state"):
-        detect_state(enabled_but_unused)
+        detect_state(SimpleNamespace(scheduler_info=info))
 
 
 def test_block_parallel_import_standalone() -> None:
