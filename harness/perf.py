@@ -65,6 +65,7 @@ __all__ = [
     "refuse_under_xdist",
     "resolve_pipeline_input",
     "run_perf_gate",
+    "waits_real_time",
 ]
 
 XDIST_WORKER_ENV = "PYTEST_XDIST_WORKER"
@@ -570,7 +571,7 @@ def run_perf_gate(
     refuse_under_xdist()
     limits = thresholds or PerfThresholds()
     say = progress or (lambda _message: None)
-    paths = [Path(p) for p in yaml_paths]
+    paths = [Path(p) for p in yaml_paths if not waits_real_time(Path(p))]
     started = clock()
     checks: list[PerfCheck] = []
     with ExitStack() as stack:
@@ -648,6 +649,26 @@ def run_perf_gate(
         "yaml_count": len(paths),
     }
     return PerfReport(checks, clock() - started, settings)
+
+
+def waits_real_time(path: Path) -> bool:
+    """A pipeline with a ``stub_delay`` sleeps real, unscaled seconds (a hung call waiting out
+    its timeout): timing it measures the delay, not the executor, and costs its seconds on
+    every run. The virtual-clock phase of the gate checks such pipelines exactly; this one
+    leaves them out."""
+    try:
+        data = load_config_file(path).data
+    except Exception:
+        return False  # the record phase reports a file it cannot load
+
+    def has_delay(value: Any) -> bool:
+        if isinstance(value, Mapping):
+            return bool(value.get("stub_delay")) or any(has_delay(v) for v in value.values())
+        if isinstance(value, list):
+            return any(has_delay(v) for v in value)
+        return False
+
+    return has_delay(data)
 
 
 def _pairs_for(run_seconds: float, pairs: int, min_side_seconds: float, cap: int = 15) -> int:

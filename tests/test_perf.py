@@ -408,3 +408,15 @@ def test_session_noise_pools_pair_ratios_around_each_pipelines_median() -> None:
     noisy = session_noise_of([ab([1.0, 1.1, 0.9]), ab([1.0, 1.2, 0.8])])
     assert noisy == pytest.approx(1.4826 * 0.1)
     assert session_noise_of([ab([1.0, 1.5])]) == 0.0  # too few pairs to say anything
+
+
+def test_pipelines_that_sleep_real_seconds_are_left_out(tmp_path: Path) -> None:
+    """`stub_delay` sleeps real, unscaled seconds: the wall-clock phase must not time it."""
+    from harness.perf import waits_real_time
+
+    corpus = Path(__file__).resolve().parents[1] / "input"
+    assert waits_real_time(corpus / "25_group_timeout_retry.yaml")
+    assert not waits_real_time(corpus / "15_fan_out_ten_branches.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("steps: [", encoding="utf-8")
+    assert not waits_real_time(broken)

@@ -18,10 +18,12 @@ import importlib.machinery
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 SLOWDOWN_ENV = "AICP_FAULT_CORE_SLOWDOWN"
 TARGET = "ai_content_pipeline.pipeline.executor"
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def _spin(seconds: float) -> None:
@@ -66,7 +68,14 @@ class _PatchOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: Any) -> None:
         self._inner.exec_module(module)
-        _patch(module, self.fraction)
+        if _in_this_checkout(module):
+            _patch(module, self.fraction)
+
+
+def _in_this_checkout(module: Any) -> bool:
+    """The fault is in this checkout's code only: an older release that the perf gate runs
+    as its baseline (extracted elsewhere) stays as it was released."""
+    return Path(module.__file__).resolve().is_relative_to(CHECKOUT)
 
 
 def _install() -> None:
@@ -75,7 +84,8 @@ def _install() -> None:
         return
     fraction = float(text)
     if TARGET in sys.modules:
-        _patch(sys.modules[TARGET], fraction)
+        if _in_this_checkout(sys.modules[TARGET]):
+            _patch(sys.modules[TARGET], fraction)
     else:
         sys.meta_path.insert(0, _PatchOnImport(fraction))
 
