@@ -277,7 +277,6 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         # loop ends before its timer never waits forever.
         self._blocked: set[concurrent.futures.Future[None]] = set()
         self._blocked_lock = threading.Lock()
-        self._wait_tasks: set[asyncio.Task[None]] = set()
         super().__init__(_AutojumpSelector(selectors.DefaultSelector(), self))
         self._clock_resolution = 1e-9
 
@@ -310,11 +309,8 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
 
     async def _thread_wait(self, seconds: float, cancelled: threading.Event | None) -> None:
         task = asyncio.current_task()
+        key = id(cancelled)  # every wait is listed (`close` ends them); None is never woken
         if task is not None:
-            self._wait_tasks.add(task)
-            task.add_done_callback(self._wait_tasks.discard)
-        key = id(cancelled)
-        if cancelled is not None and task is not None:
             self._thread_waits.setdefault(key, set()).add(task)
         self.busy_threads -= 1
         try:
@@ -351,7 +347,7 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
     def close(self) -> None:
         """Close the loop and release every worker thread still blocked on one of its timers
         (as if cancelled): nothing is left to wake them."""
-        pending = [task for task in self._wait_tasks if not task.done()]
+        pending = [task for waits in self._thread_waits.values() for task in waits]
         if pending and not self.is_running() and not self.is_closed():
             for task in pending:  # as `asyncio.run` does with the tasks left over
                 task.cancel()

@@ -564,6 +564,21 @@ def wait_for_our_threads_to_end(before: set[int | None]) -> list[str]:
         time.sleep(0.01)
 
 
+def three_branches_on_two_workers() -> dict[str, Any]:
+    """A group of three image_to_image branches (photon_base, flux_kontext, seededit_v3) on
+    two workers: the third starts only when one of the first two has ended."""
+    return step(
+        "parallel_group",
+        "parallel",
+        max_workers=2,
+        parallel_steps=[
+            step("image_to_image", "photon_base"),
+            step("image_to_image", "flux_kontext"),
+            step("image_to_image", "seededit_v3"),
+        ],
+    )
+
+
 @pytest.mark.parametrize("where", WHERE)
 def test_keyboard_interrupt_records_the_interrupted_step_then_propagates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, where: str
@@ -576,16 +591,7 @@ def test_keyboard_interrupt_records_the_interrupted_step_then_propagates(
     registry.register("image_to_image", "photon_base", slow)
     manager = make_manager(tmp_path, mode, monkeypatch, registry)
     if where == "group_branch":
-        second = step(
-            "parallel_group",
-            "parallel",
-            max_workers=2,
-            parallel_steps=[
-                step("image_to_image", "photon_base"),
-                step("image_to_image", "flux_kontext"),
-                step("image_to_image", "seededit_v3"),  # waits for a worker: never starts
-            ],
-        )
+        second = three_branches_on_two_workers()  # the third waits for a worker: never starts
     elif where == "plain_step_with_timeout":
         second = step("image_to_image", "flux_kontext", timeout=5)
     else:
@@ -647,16 +653,7 @@ def test_ctrl_c_in_an_async_group_abandons_sync_calls_in_flight(
     manager = make_manager(tmp_path, PARALLEL, monkeypatch, registry)
     chain = chain_of(
         step("text_to_image", "flux_schnell"),
-        step(
-            "parallel_group",
-            "parallel",
-            max_workers=2,
-            parallel_steps=[
-                step("image_to_image", "photon_base"),
-                step("image_to_image", "flux_kontext"),
-                step("image_to_image", "seededit_v3"),
-            ],
-        ),
+        three_branches_on_two_workers(),
     )
     main = threading.main_thread().ident
     timer = threading.Timer(0.1, lambda: signal.pthread_kill(main, signal.SIGINT))

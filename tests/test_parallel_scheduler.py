@@ -219,6 +219,16 @@ def execute(executor: ChainExecutor, config: dict[str, Any], text: str = "a prom
     return executor.execute(ContentCreationChain.from_config(config), text)
 
 
+def execute_timed(executor: ChainExecutor, config: dict[str, Any]) -> tuple[Any, float]:
+    """Run `config` once, then close the executor: the result and the wall seconds it took."""
+    try:
+        started = time.perf_counter()
+        result = execute(executor, config)
+        return result, time.perf_counter() - started
+    finally:
+        executor.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # registration and identity
 # ---------------------------------------------------------------------------------------------
@@ -356,12 +366,7 @@ def test_executor_groups_on_the_virtual_clock_are_exact(tmp_path: Path) -> None:
     virtual = VirtualClock()
     waiter = AsyncWaiter()
     executor = executor_with(tmp_path, waiter, clock=virtual)
-    try:
-        started = time.perf_counter()
-        result = execute(executor, waiting_group([20.0] * 5, workers=2))
-        took = time.perf_counter() - started
-    finally:
-        executor.close()
+    result, took = execute_timed(executor, waiting_group([20.0] * 5, workers=2))
     assert result.success, result.error
     assert result.total_time == 60.0  # ceil(5 / 2) waves of 20 s
     (schedule,) = executor.schedule_trace.groups
@@ -381,12 +386,7 @@ def test_a_sync_generator_sleeping_on_the_clock_from_a_thread_is_waited_for(
     waiter = SyncWaiter()
     executor = executor_with(tmp_path, waiter, clock=virtual)
     latencies = [20.0, 5.0, 20.0, 12.0, 20.0]
-    try:
-        started = time.perf_counter()
-        result = execute(executor, waiting_group(latencies, workers=2))
-        took = time.perf_counter() - started
-    finally:
-        executor.close()
+    result, took = execute_timed(executor, waiting_group(latencies, workers=2))
     assert result.success, result.error
     (schedule,) = executor.schedule_trace.groups
     assert [(s.start, s.end) for s in schedule.branches] == greedy(latencies, 2)
@@ -430,12 +430,7 @@ def test_a_hung_sync_call_times_out_at_exactly_its_timeout(tmp_path: Path) -> No
         step("text_to_image", "flux_schnell", seconds=3),
         step("text_to_image", "flux_schnell", seconds=3600, timeout=7.5),
     ]
-    try:
-        started = time.perf_counter()
-        result = execute(executor, {"name": "hung", "steps": [group(branches)]})
-        took = time.perf_counter() - started
-    finally:
-        executor.close()
+    result, took = execute_timed(executor, {"name": "hung", "steps": [group(branches)]})
     assert result.success, result.error
     hung = result.step_results[0]["parallel_results"][1]["result"]
     assert (hung["success"], hung["error"], hung["cost"]) == (False, "Timed out after 7.5 s", 0.0)
@@ -502,12 +497,7 @@ def test_sync_generators_run_concurrently_on_threads_under_the_real_clock(
 ) -> None:
     waiter = SyncWaiter()
     executor = executor_with(tmp_path, waiter, clock=RealClock())
-    try:
-        started = time.perf_counter()
-        result = execute(executor, waiting_group([0.1] * 4, workers=4))
-        took = time.perf_counter() - started
-    finally:
-        executor.close()
+    result, took = execute_timed(executor, waiting_group([0.1] * 4, workers=4))
     assert result.success, result.error
     assert waiter.peak == 4
     assert len(waiter.threads) == 4
