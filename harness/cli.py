@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .argtypes import non_negative_float
+from .baseline import DEFAULT_BASELINE_REF
 from .gate import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_USAGE, GateOptions, UsageError, run_gate
 from .golden import GoldenError
 from .states import STATES
@@ -97,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--json", type=Path, default=None, help="write a JSON report here")
     gate.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
     gate.add_argument("--no-perf", action="store_true", help="skip the performance gate")
+    baseline = gate.add_mutually_exclusive_group()
+    baseline.add_argument(
+        "--baseline-ref",
+        default=DEFAULT_BASELINE_REF,
+        metavar="REF",
+        help="git ref of the release to time this checkout against (default: %(default)s)",
+    )
+    baseline.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="time flag on against flag off only, not against a previous release",
+    )
     update = sub.add_parser("update", help="rewrite golden records from the reference state")
     _common(update)
     update.add_argument("--force", action="store_true", help="update even when CI is set")
@@ -117,7 +130,11 @@ def _run(args: argparse.Namespace) -> int:
     }
     if args.command == "gate":
         gate_options = GateOptions(
-            **common, json_path=args.json, junit_path=args.junit, perf=not args.no_perf
+            **common,
+            json_path=args.json,
+            junit_path=args.junit,
+            perf=not args.no_perf,
+            baseline_ref=None if args.no_baseline else args.baseline_ref,
         )
         return run_gate(gate_options).exit_code
     return run_update(UpdateOptions(**common, force=args.force)).exit_code

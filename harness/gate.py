@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .baseline import DEFAULT_BASELINE_REF
 from .compare import Difference, describe, diff_records
 from .golden import (
     API_STEM,
@@ -74,6 +75,8 @@ class GateOptions(RunOptions):
     json_path: Path | None = None
     junit_path: Path | None = None
     perf: bool = True
+    baseline_ref: str | None = DEFAULT_BASELINE_REF
+    """The release the wall-clock phase times this checkout against (None: no comparison)."""
 
 
 @dataclass
@@ -385,18 +388,13 @@ def _run_perf(
 ) -> None:
     from .perf import run_perf_gate
 
-    names = [p.stem for p in selected]
-    done: set[str] = set()
-
-    def progress(message: str) -> None:
-        name = message.split(":", 1)[0]
-        if name in names:
-            done.add(name)
-        say(f"perf: {len(done)}/{len(names)} {message}")
-
-    say(f"perf: measuring {len(names)} YAML(s) (runs serially)…")
+    say(f"perf: timing {len(selected)} YAML(s) on the real clock (serially)…")
     try:
-        report = run_perf_gate(list(selected), progress=progress)
+        report = run_perf_gate(
+            list(selected),
+            baseline_ref=options.baseline_ref,
+            progress=lambda message: say(f"perf: {message}"),
+        )
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -474,6 +472,8 @@ def print_summary(result: GateResult, out: TextIO) -> None:
     if result.perf is not None:
         passed = sum(1 for c in result.perf.checks if c.passed)
         print(f"perf: {passed}/{len(result.perf.checks)} checks passed", file=out)
+        for note in result.perf.notes:
+            print(f"perf: note: {note}", file=out)
     else:
         print(f"perf: {result.perf_message or result.perf_status}", file=out)
     failures = failure_lines(result)

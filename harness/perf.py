@@ -1,415 +1,129 @@
-"""Wall-clock performance checks for the release gate, measured so that noise cannot decide them.
+"""What only wall time can measure, measured so that noise cannot decide it.
 
-Why this shape:
+Schedules, speedups and makespans are checked exactly on the virtual clock (`harness.record`,
+`harness.schedules`); what the virtual clock cannot see is the executor's own CPU work and a
+real serialisation it might hide. So this phase times three things:
 
-* A and B runs are *interleaved* (AB, BA, AB, ...) and compared pair by pair, so drift of the
-  machine (CPU frequency, another process, cache state) hits both sides alike and the order
-  inside a pair cannot favour one side.
-* Every threshold that compares two noisy figures widens with the measured noise
-  (``1 + max(5 %, 3 x noise)``), and a failing check is measured once more, afresh, before it
-  is declared failed: a single unlucky pair must not fail a release.
-* The stub backend's simulated latency makes "ideal" speedups computable from the timing model
-  (sequential model seconds / critical-path model seconds), so a group check compares against
-  what the pipeline *could* gain, not a magic number.
-* The gate runs serially: two gates (or an xdist worker next to it) on a 2-core machine would
-  measure each other. Under pytest-xdist it refuses to run.
+* **overhead**: the corpus at time scale 0 (no simulated latency: only the executor's work),
+  flag on against flag off, in this checkout;
+* **baseline**: the same corpus in this checkout against the previous release (a git ref,
+  extracted with `harness.baseline`), flag off and flag on, so a slowdown of every state is
+  caught, which an on/off comparison can never see;
+* **fanout**: one real-clock group of N latency-only branches, on against off.
+
+How noise is kept out: every (tree, state) pair is one long-lived worker process
+(`harness/perf_worker.py`), all four started together and warmed up; the workers take turns
+pipeline by pipeline in a rotating order (as asv interleaves commits), so drift of the machine
+hits every side alike; a regression needs both a significant one-sided Mann-Whitney U test and
+a median ratio above a factor (`harness.stats`); and a failing check is measured once more,
+afresh, before it counts. Every request to a worker has a time limit: a hang is a failure
+naming the tree, the state and the YAML.
 """
 
 from __future__ import annotations
 
-import functools
-import math
+import json
 import os
+import queue
 import shutil
 import statistics
+import struct
+import subprocess
+import sys
 import tempfile
+import threading
 import time
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from ai_content_pipeline.config.constants import estimated_seconds
-from ai_content_pipeline.config.features import PARALLEL_ENV_VAR
 from ai_content_pipeline.config.loader import load_config_file
-from ai_content_pipeline.models.stub import JITTER_SEED_ENV, TIME_SCALE_ENV
-from ai_content_pipeline.pipeline.chain import (
-    ChainResult,
-    ContentCreationChain,
-    PipelineStep,
-    StepType,
-    branch_steps,
-)
-from ai_content_pipeline.pipeline.groups import DEFAULT_MAX_WORKERS
-from ai_content_pipeline.pipeline.manager import AIPipelineManager
-from harness.environ import patched_env
-from harness.timing import makespan
+from ai_content_pipeline.pipeline.chain import ContentCreationChain
+
+from .baseline import DEFAULT_BASELINE_REF, extract_release, repository_of
+from .record import resolve_input
+from .stats import Comparison, compare
 
 __all__ = [
-    "ABResult",
+    "XDIST_WORKER_ENV",
     "CheckKind",
     "PerfCheck",
     "PerfGateError",
+    "PerfLimits",
     "PerfReport",
-    "PerfThresholds",
-    "PipelineRunner",
-    "chain_model_seconds",
-    "has_group",
-    "ideal_speedup",
-    "makespan",
-    "measure_ab",
-    "patched_env",
-    "pipeline_runner",
     "refuse_under_xdist",
-    "resolve_pipeline_input",
     "run_perf_gate",
     "waits_real_time",
 ]
 
 XDIST_WORKER_ENV = "PYTEST_XDIST_WORKER"
-NOISE_FLOOR = 0.01
-MAD_TO_SIGMA = 1.4826  # MAD x this estimates a normal distribution's standard deviation
+WORKER_SCRIPT = Path(__file__).with_name("perf_worker.py")
+THIS = "this"
+STATES = ("off", "on")
+FANOUT_MODEL = ("image_understanding", "gemini_describe")
 
-Clock = Callable[[], float]
-CheckKind = Literal["on_vs_off", "speedup", "overhead"]
-RunnerFactory = Callable[[Path, bool, float], Callable[[], None]]
+CheckKind = Literal["overhead", "baseline", "fanout", "worker"]
 
 
 class PerfGateError(RuntimeError):
-    """The perf gate cannot run here (e.g. under pytest-xdist) or cannot run a pipeline."""
-
-
-# -- interleaved A/B measurement --------------------------------------------------------------
-
-
-def _ratio(a: float, b: float) -> float:
-    if a > 0:
-        return b / a
-    return 1.0 if b == 0 else float("inf")
+    """The perf gate cannot run here (e.g. under pytest-xdist)."""
 
 
 @dataclass(frozen=True)
-class ABResult:
-    """Timings of interleaved A/B pairs and robust statistics over them.
+class PerfLimits:
+    """What the perf phase accepts, and how much it measures to decide.
 
-    ``ratios[i] = b_times[i] / a_times[i]``: > 1 means B was slower in that pair. ``noise`` is
-    the median absolute deviation of the ratios scaled to a standard deviation (x 1.4826), at
-    least `NOISE_FLOOR`, so a perfectly quiet measurement still tolerates a little jitter.
+    * overhead: flag on may cost at most ``overhead_factor`` (1.25) x flag off at scale 0;
+    * baseline: this checkout may be at most ``baseline_factor`` x the release in each state:
+      1.15 with the flag off, 1.25 with it on. Measured on 2 cores: flag off 1.00-1.06x for
+      this code on either corpus, 1.23x for a 30 % slowdown of the core; flag on 1.04-1.08x
+      on the bundled corpus but 1.10-1.15x on the group-heavy fault corpus, because the
+      release ran a group of instant branches inline while the async scheduler pays about
+      50 us of event-loop dispatch per group (invisible beside any real model latency), and
+      1.31x for the 30 % slowdown. The flag-on limit is the on/off overhead limit;
+    * both need the slowdown to be significant: one-sided Mann-Whitney p < ``alpha``;
+    * fanout: ``fanout_branches`` branches of ``fanout_latency`` s each, max_workers equal to
+      the branches, must run at least ``fanout_fraction`` x N times faster with the flag on.
     """
 
-    a_times: tuple[float, ...]
-    b_times: tuple[float, ...]
-    ratios: tuple[float, ...] = field(init=False)
-    median_ratio: float = field(init=False)
-    median_a: float = field(init=False)
-    median_b: float = field(init=False)
-    noise: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        if len(self.a_times) != len(self.b_times) or not self.a_times:
-            raise ValueError("an A/B result needs the same, non-zero number of A and B times")
-        ratios = tuple(_ratio(a, b) for a, b in zip(self.a_times, self.b_times, strict=True))
-        median_ratio = statistics.median(ratios)
-        mad = statistics.median(abs(r - median_ratio) for r in ratios)
-        noise = MAD_TO_SIGMA * mad
-        set_ = object.__setattr__  # frozen: derived fields are filled in once, here
-        set_(self, "a_times", tuple(self.a_times))
-        set_(self, "b_times", tuple(self.b_times))
-        set_(self, "ratios", ratios)
-        set_(self, "median_ratio", median_ratio)
-        set_(self, "median_a", statistics.median(self.a_times))
-        set_(self, "median_b", statistics.median(self.b_times))
-        set_(self, "noise", max(NOISE_FLOOR, noise) if not math.isnan(noise) else math.inf)
-
-    @property
-    def pairs(self) -> int:
-        return len(self.a_times)
-
-    @property
-    def speedup(self) -> float:
-        """median(A) / median(B): how much faster B is than A (A = baseline)."""
-        return _ratio(self.median_b, self.median_a)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _json_ready(asdict(self))
-
-
-def measure_ab(
-    run_a: Callable[[], None],
-    run_b: Callable[[], None],
-    pairs: int,
-    warmup: int = 1,
-    *,
-    clock: Clock = time.perf_counter,
-) -> ABResult:
-    """Time `pairs` interleaved A/B pairs after `warmup` untimed ones.
-
-    Pair ``i`` runs A first when ``i`` is even and B first when it is odd (AB, BA, AB, ...), so
-    neither side systematically profits from warm caches left by the other. `clock` is
-    injectable so the maths can be tested without real time.
-    """
-    if pairs < 1:
-        raise ValueError(f"pairs must be >= 1, got {pairs}")
-    for _ in range(max(0, warmup)):
-        run_a()
-        run_b()
-    a_times: list[float] = []
-    b_times: list[float] = []
-
-    def timed(run: Callable[[], None]) -> float:
-        started = clock()
-        run()
-        return clock() - started
-
-    for index in range(pairs):
-        if index % 2 == 0:
-            a_times.append(timed(run_a))
-            b_times.append(timed(run_b))
-        else:
-            b_times.append(timed(run_b))
-            a_times.append(timed(run_a))
-    return ABResult(tuple(a_times), tuple(b_times))
-
-
-# -- running one pipeline file in a given flag state -------------------------------------------
-
-
-_INPUT_KEYS = {"text": "prompt", "any": "prompt", "image": "input_image", "video": "input_video"}
-
-
-def resolve_pipeline_input(
-    chain: ContentCreationChain, config: Mapping[str, Any], yaml_path: Path
-) -> str:
-    """The run's input, taken from the file as the CLI does.
-
-    text/any -> ``prompt``, image -> ``input_image``, video -> ``input_video``. A relative media
-    path is tried against the current directory, then against the YAML folder's parent (the
-    corpus's paths are relative to the repository root, the parent of ``input/``).
-    """
-    input_type = chain.get_initial_input_type()
-    key = _INPUT_KEYS.get(input_type)
-    if key is None:
-        raise PerfGateError(f"{yaml_path}: unknown input type {input_type!r}")
-    value = config.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise PerfGateError(f"{yaml_path}: no '{key}' to use as the {input_type} input")
-    if key == "prompt" or "://" in value:
-        return value
-    path = Path(value)
-    if path.is_absolute():
-        return value
-    for base in (Path.cwd(), yaml_path.resolve().parent.parent):
-        candidate = base / path
-        if candidate.is_file():
-            return str(candidate)
-    raise PerfGateError(
-        f"{yaml_path}: input {input_type} {value!r} not found relative to the current directory "
-        f"or to {yaml_path.resolve().parent.parent}"
-    )
-
-
-def _stub_env(time_scale: float) -> dict[str, str | None]:
-    return {TIME_SCALE_ENV: repr(float(time_scale)), JITTER_SEED_ENV: None}
-
-
-class PipelineRunner:
-    """One pipeline file, one flag state, ready to be run repeatedly and timed.
-
-    Everything expensive or flag-dependent happens once in ``__init__`` (the executor reads
-    ``PIPELINE_PARALLEL_ENABLED`` when it is constructed, so construction happens inside the
-    patched environment); each call then only runs the chain. Calls write into a fresh
-    ``runs/NNNNN`` folder so every run does the same file work. The stub reads its time scale
-    at call time, so a call sets ``AICP_STUB_TIME_SCALE`` (and unsets the jitter seed) around
-    the run and restores them: microseconds, the same on both sides of an A/B comparison.
-    The environment is never left changed.
-    """
-
-    def __init__(
-        self,
-        yaml_path: Path,
-        parallel_on: bool,
-        time_scale: float,
-        workdir: Path | None = None,
-    ) -> None:
-        self.yaml_path = Path(yaml_path)
-        self.parallel_on = parallel_on
-        self.time_scale = float(time_scale)
-        self._owns_workdir = workdir is None
-        self.workdir = Path(tempfile.mkdtemp(prefix="aicp-perf-")) if workdir is None else workdir
-        self._finalizer = weakref.finalize(
-            self, _remove_tree, self.workdir if self._owns_workdir else None
-        )
-        loaded = load_config_file(self.yaml_path)
-        self.config: dict[str, Any] = dict(loaded.data)
-        self._stub_env = _stub_env(self.time_scale)
-        with patched_env({PARALLEL_ENV_VAR: "true" if parallel_on else "false", **self._stub_env}):
-            self.manager = AIPipelineManager(base_dir=str(self.workdir))
-            self.chain = self.manager.create_chain_from_config(str(self.yaml_path))
-        self.input_data = resolve_pipeline_input(self.chain, self.config, self.yaml_path)
-        self.name = self.chain.name
-        self.runs = 0
-        self.last_result: ChainResult | None = None
-
-    @property
-    def scheduler_name(self) -> str:
-        return self.manager.executor.scheduler_name
-
-    def __call__(self) -> None:
-        self.runs += 1
-        self.chain.config["output_dir"] = str(self.workdir / "runs" / f"{self.runs:05d}")
-        with patched_env(self._stub_env):
-            self.last_result = self.manager.execute_chain(self.chain, self.input_data)
-
-    def close(self) -> None:
-        """Delete the working directory (if this runner made it)."""
-        self._finalizer()
-
-    def __enter__(self) -> PipelineRunner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _remove_tree(path: Path | None) -> None:
-    if path is not None:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def pipeline_runner(yaml_path: Path, parallel_on: bool, time_scale: float) -> PipelineRunner:
-    """A callable that runs `yaml_path` in-process, flag on or off, at `time_scale`.
-
-    The manager, executor and chain are built once (inside the patched environment); each
-    call runs ``manager.execute_chain`` into a fresh output folder. Close it (or use it as a
-    context manager) to delete its temporary directory; garbage collection does so too.
-    """
-    return PipelineRunner(Path(yaml_path), parallel_on, time_scale)
-
-
-# -- the deterministic timing model --------------------------------------------------------------
-
-
-def _call_seconds(step: PipelineStep) -> float:
-    # Subtitles are local work, not a model call: the stub does not sleep for them.
-    if step.step_type is StepType.GENERATE_SUBTITLES:
-        return 0.0
-    return estimated_seconds(step.step_type.value, step.model)
-
-
-def _attempts(result: Mapping[str, Any] | None) -> int:
-    if result is None:
-        return 1
-    metadata = result.get("metadata") or {}
-    attempts = metadata.get("attempts", 1) if isinstance(metadata, Mapping) else 1
-    return attempts if isinstance(attempts, int) and attempts >= 1 else 1
-
-
-def chain_model_seconds(
-    chain: ContentCreationChain,
-    step_results: Sequence[Mapping[str, Any]] | None = None,
-) -> tuple[float, float]:
-    """``(sequential, critical_path)`` model seconds of one run of `chain`.
-
-    Sequential: every call's estimate, once per attempt, groups counting every branch. Critical
-    path: the same, but a group counts its greedy makespan over ``max_workers``. With
-    `step_results` (from a real run) only the steps that ran count, and attempts come from the
-    results' ``metadata.attempts``; without them every enabled step counts once.
-    """
-    steps = chain.get_enabled_steps()
-    if step_results is not None:
-        steps = steps[: len(step_results)]
-    sequential = 0.0
-    critical = 0.0
-    for index, step in enumerate(steps):
-        record = step_results[index] if step_results is not None else None
-        if step.step_type is StepType.PARALLEL_GROUP:
-            branches = branch_steps(step)
-            branch_records = list((record or {}).get("parallel_results") or [])
-            latencies = []
-            for number, branch in enumerate(branches):
-                branch_result = (
-                    branch_records[number].get("result") if number < len(branch_records) else None
-                )
-                latencies.append(_call_seconds(branch) * _attempts(branch_result))
-            workers = int(step.params.get("max_workers", DEFAULT_MAX_WORKERS))
-            sequential += sum(latencies)
-            critical += makespan(latencies, workers)
-        else:
-            seconds = _call_seconds(step) * _attempts(record)
-            sequential += seconds
-            critical += seconds
-    return sequential, critical
-
-
-def ideal_speedup(
-    chain: ContentCreationChain, step_results: Sequence[Mapping[str, Any]] | None = None
-) -> float:
-    """Sequential / critical-path model seconds: the speedup a perfect scheduler would reach."""
-    sequential, critical = chain_model_seconds(chain, step_results)
-    return sequential / critical if critical > 0 else 1.0
-
-
-def has_group(chain: ContentCreationChain) -> bool:
-    return any(s.step_type is StepType.PARALLEL_GROUP for s in chain.get_enabled_steps())
-
-
-# -- thresholds, checks, report --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PerfThresholds:
-    """What the perf gate accepts.
-
-    * on_vs_off: a YAML fails when its median per-pair ratio ``on / off`` exceeds
-      ``1 + max(min_margin, noise_multiplier x noise)``, i.e. 1 + max(5 %, 3 x noise): the flag
-      must never make a pipeline slower beyond what the measurement can resolve.
-    * speedup: a YAML with a parallel_group fails when ``median(off) / median(on)`` is below
-      ``speedup_fraction`` (0.9) x the ideal speedup of the timing model.
-    * overhead: at time scale 0 (no simulated latency) the whole corpus run with the flag on
-      may take at most ``overhead_max_ratio`` (1.25) x the flag-off time: thread pools cost
-      something, but not a quarter of the executor's own work.
-    """
-
-    min_margin: float = 0.05
-    noise_multiplier: float = 3.0
-    max_margin: float = 0.25
-    """Noise may widen the limit only this far, so a 30 % slowdown can never hide in it."""
-    min_side_seconds: float = 0.1
-    """Short pipelines get more pairs, until each side measures at least this long."""
-    speedup_fraction: float = 0.9
-    overhead_max_ratio: float = 1.25
-
-    def on_vs_off_max_ratio(self, noise: float) -> float:
-        widening = min(self.max_margin, self.noise_multiplier * noise)
-        return 1.0 + max(self.min_margin, widening)
-
-    def min_speedup(self, ideal: float) -> float:
-        return self.speedup_fraction * ideal
+    overhead_factor: float = 1.25
+    baseline_factor: Mapping[str, float] = field(default_factory=lambda: {"off": 1.15, "on": 1.25})
+    alpha: float = 0.01
+    rounds: int = 15
+    fanout_branches: int = 8
+    fanout_latency: float = 0.020
+    fanout_fraction: float = 0.8
+    fanout_rounds: int = 5
+    setup_seconds: float = 120.0
+    request_seconds: float = 30.0
 
 
 @dataclass
 class PerfCheck:
-    """One verdict. `attempts` holds every measurement made for it (one, or two on a retry)."""
+    """One verdict; `attempts` holds each measurement made for it (one, or two on a retry)."""
 
     name: str
     kind: CheckKind
     passed: bool
-    measured: float
-    threshold: float
     detail: str
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_ready(asdict(self))
+        return asdict(self)
 
 
 @dataclass
 class PerfReport:
-    """All checks of one gate run, plus what it was run with and how long it took."""
+    """All checks of one gate run, what was left out and why, and what it cost."""
 
     checks: list[PerfCheck]
+    notes: list[str]
     total_seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -422,114 +136,23 @@ class PerfReport:
         return [check for check in self.checks if not check.passed]
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_ready(
-            {
-                "passed": self.passed,
-                "total_seconds": self.total_seconds,
-                "settings": self.settings,
-                "checks": [check.to_dict() for check in self.checks],
-            }
-        )
+        return {
+            "passed": self.passed,
+            "total_seconds": self.total_seconds,
+            "settings": self.settings,
+            "notes": list(self.notes),
+            "checks": [check.to_dict() for check in self.checks],
+        }
 
     def summary(self) -> str:
         """One line per check, for a terminal."""
-        lines = []
+        lines = [f"note {note}" for note in self.notes]
         for check in self.checks:
             mark = "ok  " if check.passed else "FAIL"
-            lines.append(f"{mark} {check.kind:<9} {check.name}: {check.detail}")
+            lines.append(f"{mark} {check.kind} {check.name}: {check.detail}")
         verdict = "passed" if self.passed else f"FAILED ({len(self.failures)} checks)"
         lines.append(f"perf gate {verdict} in {self.total_seconds:.1f} s")
         return "\n".join(lines)
-
-
-def _json_ready(value: Any) -> Any:
-    """Tuples to lists and non-finite floats to strings, so `json.dumps` always works."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    passed: bool
-    measured: float
-    threshold: float
-    text: str
-
-
-def _attempt_record(ab: ABResult, verdict: _Verdict) -> dict[str, Any]:
-    return {
-        "measured": verdict.measured,
-        "threshold": verdict.threshold,
-        "passed": verdict.passed,
-        "median_off_s": ab.median_a,
-        "median_on_s": ab.median_b,
-        "ratios_on_off": list(ab.ratios),
-        "noise": ab.noise,
-    }
-
-
-def _on_vs_off(ab: ABResult, thresholds: PerfThresholds, session_noise: float = 0.0) -> _Verdict:
-    noise = max(ab.noise, session_noise)
-    limit = thresholds.on_vs_off_max_ratio(noise)
-    passed = ab.median_ratio <= limit
-    text = (
-        f"on/off {ab.median_ratio:.3f} (limit {limit:.3f}, noise {noise:.3f}; "
-        f"off {ab.median_a * 1000:.1f} ms, on {ab.median_b * 1000:.1f} ms, {ab.pairs} pairs)"
-    )
-    return _Verdict(passed, ab.median_ratio, limit, text)
-
-
-def wall_ideal_speedup(
-    sequential_model: float, critical_model: float, time_scale: float, serial_seconds: float
-) -> float:
-    """Amdahl's law for one pipeline: model time can overlap, the executor's own work cannot.
-
-    `serial_seconds` is the measured zero-latency run time of the same pipeline (files,
-    reports, validation), which no scheduler can shorten.
-    """
-    slow = sequential_model * time_scale + serial_seconds
-    fast = critical_model * time_scale + serial_seconds
-    return slow / fast if fast > 0 else 1.0
-
-
-def _speedup(
-    ab: ABResult, ideal: float, thresholds: PerfThresholds, model_ideal: float | None = None
-) -> _Verdict:
-    floor = thresholds.min_speedup(ideal)
-    measured = ab.speedup
-    passed = measured >= floor
-    model = f", model-time ideal {model_ideal:.2f}x" if model_ideal is not None else ""
-    text = (
-        f"speedup {measured:.2f}x (needs >= {floor:.2f}x = {thresholds.speedup_fraction:g} x "
-        f"ideal {ideal:.2f}x{model}; off {ab.median_a * 1000:.1f} ms, "
-        f"on {ab.median_b * 1000:.1f} ms)"
-    )
-    return _Verdict(passed, measured, floor, text)
-
-
-def _median_run_seconds(run: Callable[[], None], runs: int, clock: Clock) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(runs):
-        started = clock()
-        run()
-        times.append(clock() - started)
-    return statistics.median(times)
-
-
-def _overhead(ab: ABResult, thresholds: PerfThresholds) -> _Verdict:
-    limit = thresholds.overhead_max_ratio
-    passed = ab.median_ratio <= limit
-    text = (
-        f"corpus at scale 0: on/off {ab.median_ratio:.3f} (limit {limit:.2f}; "
-        f"off {ab.median_a * 1000:.1f} ms, on {ab.median_b * 1000:.1f} ms, {ab.pairs} pairs)"
-    )
-    return _Verdict(passed, ab.median_ratio, limit, text)
 
 
 def refuse_under_xdist() -> None:
@@ -541,114 +164,6 @@ def refuse_under_xdist() -> None:
             f"{worker!r} ({XDIST_WORKER_ENV} is set); run it with `-p no:xdist` (or `-n 0`) "
             "or from the gate CLI"
         )
-
-
-def run_perf_gate(
-    yaml_paths: list[Path],
-    *,
-    time_scale: float = 0.001,
-    pairs: int = 3,
-    overhead_pairs: int = 15,
-    warmup: int = 1,
-    group_time_scale: float = 0.006,
-    thresholds: PerfThresholds | None = None,
-    progress: Callable[[str], None] | None = None,
-    runner_factory: RunnerFactory = pipeline_runner,
-    clock: Clock = time.perf_counter,
-) -> PerfReport:
-    """Run every perf check over `yaml_paths`; see `PerfThresholds` for what passes.
-
-    Per YAML: `pairs` interleaved off/on pairs at `time_scale` give the ``on_vs_off`` check
-    and, when the file has a parallel_group, the ``speedup`` check (same measurement). Then one
-    corpus-wide ``overhead`` check at scale 0 over `overhead_pairs` pairs. A failing check is
-    measured once more (fresh pairs, no second warmup) before it counts. `runner_factory` and
-    `clock` exist for tests. Refuses to run under pytest-xdist.
-
-    Cost with the defaults over the 21-file corpus on 2 cores: about 20-24 s; if every check
-    had to be re-measured, about 30 s (the budget is 40 s). Each YAML costs
-    ``(warmup + pairs) x (off + on)`` runs at `time_scale`, so raising either scales the total.
-    """
-    refuse_under_xdist()
-    limits = thresholds or PerfThresholds()
-    say = progress or (lambda _message: None)
-    paths = [Path(p) for p in yaml_paths if not waits_real_time(Path(p))]
-    started = clock()
-    checks: list[PerfCheck] = []
-    with ExitStack() as stack:
-
-        def make(path: Path, on: bool, scale: float) -> Callable[[], None]:
-            runner = runner_factory(path, on, scale)
-            close = getattr(runner, "close", None)
-            if callable(close):
-                stack.callback(close)
-            return runner
-
-        pending = []
-        for path in paths:
-            probe = _chain_of(path, None)
-            grouped = probe is not None and has_group(probe)
-            # Pipelines with groups run at a larger scale: at 0.001 their model time is a few
-            # milliseconds, the same order as thread start-up, and the check would measure noise.
-            scale = max(time_scale, group_time_scale) if grouped else time_scale
-            off, on = make(path, False, scale), make(path, True, scale)
-            probe_started = clock()
-            off()
-            needed = _pairs_for(clock() - probe_started, pairs, limits.min_side_seconds)
-            first = measure_ab(off, on, needed, warmup, clock=clock)
-            # The re-measure follows straight on, with warm runners: no second warmup.
-            measure = functools.partial(measure_ab, off, on, needed, 0, clock=clock)
-            judges: list[tuple[CheckKind, Callable[[ABResult], _Verdict]]] = []
-            chain = _chain_of(path, off)
-            if chain is not None and has_group(chain):
-                sequential, critical = chain_model_seconds(chain, _step_results_of(off))
-                serial = _median_run_seconds(make(path, False, 0.0), 3, clock)
-                ideal = wall_ideal_speedup(sequential, critical, scale, serial)
-                model_ideal = sequential / critical if critical > 0 else 1.0
-                judges.append(
-                    (
-                        "speedup",
-                        functools.partial(
-                            _speedup, ideal=ideal, thresholds=limits, model_ideal=model_ideal
-                        ),
-                    )
-                )
-            pending.append((path, grouped, first, measure, judges))
-            say(f"{path.stem}: measured ({first.pairs} pairs)")
-
-        # Pipelines without groups do identical work in both states, so together they measure
-        # this session's noise far better than any one pipeline's few pairs can.
-        session_noise = session_noise_of([first for _, g, first, _, _ in pending if not g])
-        on_vs_off = functools.partial(_on_vs_off, thresholds=limits, session_noise=session_noise)
-        for path, _grouped, first, measure, judges in pending:
-            for check in _settle_all(
-                path.stem, [("on_vs_off", on_vs_off), *judges], first, measure
-            ):
-                checks.append(check)
-                say(f"{check.name}: {check.kind}: {check.detail}")
-
-        if paths:
-            offs = [make(path, False, 0.0) for path in paths]
-            ons = [make(path, True, 0.0) for path in paths]
-            corpus_off, corpus_on = _in_turn(offs), _in_turn(ons)
-            first = measure_ab(corpus_off, corpus_on, overhead_pairs, warmup, clock=clock)
-            measure = functools.partial(
-                measure_ab, corpus_off, corpus_on, overhead_pairs, 0, clock=clock
-            )
-            judge = functools.partial(_overhead, thresholds=limits)
-            for check in _settle_all("corpus", [("overhead", judge)], first, measure):
-                checks.append(check)
-                say(f"{check.name}: {check.kind}: {check.detail}")
-    settings = {
-        "time_scale": time_scale,
-        "pairs": pairs,
-        "overhead_pairs": overhead_pairs,
-        "warmup": warmup,
-        "group_time_scale": group_time_scale,
-        "session_noise": session_noise if paths else None,
-        "thresholds": asdict(limits),
-        "yaml_count": len(paths),
-    }
-    return PerfReport(checks, clock() - started, settings)
 
 
 def waits_real_time(path: Path) -> bool:
@@ -671,89 +186,453 @@ def waits_real_time(path: Path) -> bool:
     return has_delay(data)
 
 
-def _pairs_for(run_seconds: float, pairs: int, min_side_seconds: float, cap: int = 15) -> int:
-    """Enough pairs that a short pipeline's noise estimate rests on more than a few samples."""
-    if run_seconds <= 0:
-        return max(pairs, cap)
-    return max(pairs, min(cap, math.ceil(min_side_seconds / run_seconds)))
+# -- the worker processes ----------------------------------------------------------------------
 
 
-def session_noise_of(results: Sequence[ABResult]) -> float:
-    """Robust spread (1.4826 x MAD) of every pair ratio around its own pipeline's median."""
-    deviations = [r - ab.median_ratio for ab in results for r in ab.ratios]
-    if len(deviations) < 5:
-        return 0.0
-    centre = statistics.median(deviations)
-    return 1.4826 * statistics.median(abs(d - centre) for d in deviations)
+class WorkerFailed(RuntimeError):
+    """A worker hung, died or could not run a pipeline; the message says which and where."""
 
 
-def _in_turn(runners: Sequence[Callable[[], None]]) -> Callable[[], None]:
-    """One callable running every runner once, in order (a whole-corpus run)."""
+class _Worker:
+    """One ``perf_worker.py`` process (one tree, one state) and a time limit on every answer."""
 
-    def run() -> None:
-        for runner in runners:
-            runner()
+    def __init__(self, side: str, state: str, tree: Path, workdir: Path) -> None:
+        self.label = f"{side}/{state}"
+        self.side, self.state, self.tree = side, state, tree
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._stderr = (workdir / "stderr.txt").open("w+")
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        if env.get("PYTHONPATH"):  # the worker runs elsewhere: relative entries would move
+            entries = env["PYTHONPATH"].split(os.pathsep)
+            env["PYTHONPATH"] = os.pathsep.join(str(Path(e).resolve()) for e in entries if e)
+        self.process = subprocess.Popen(
+            [sys.executable, str(WORKER_SCRIPT), str(tree), state],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            cwd=workdir,
+            env=env,
+        )
+        self.workdir = workdir
+        self._answers: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True, name=f"perf-{self.label}").start()
 
-    return run
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._answers.put(line)
+        self._answers.put("")  # the process closed its output
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+        except OSError as exc:
+            raise WorkerFailed(f"{self.label}: worker is gone ({exc}){self._last_error()}") from exc
+
+    def answer(self, timeout: float, doing: str) -> dict[str, Any]:
+        try:
+            line = self._answers.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            raise WorkerFailed(
+                f"{self.label}: no answer within {timeout:g} s while {doing} (a hang?)"
+            ) from None
+        if not line:
+            raise WorkerFailed(
+                f"{self.label}: worker exited (code {self.process.wait()}) while {doing}"
+                f"{self._last_error()}"
+            )
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise WorkerFailed(f"{self.label}: {reply['error']} while {doing}")
+        return reply
+
+    def _last_error(self) -> str:
+        self._stderr.flush()
+        self._stderr.seek(0)
+        lines = [line.strip() for line in self._stderr.read().splitlines() if line.strip()]
+        return f": {lines[-1]}" if lines else ""
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        if self.process.poll() is None and self.process.stdin is not None:
+            try:
+                self.process.stdin.write("\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        self._stderr.close()
+
+
+def _scratch_root() -> str | None:
+    """A RAM-backed folder when there is one: file work then costs the same on every disk."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+# -- what is timed -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    yaml: Path
+    input: str
+    scale: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"yaml": str(self.yaml), "input": self.input, "scale": self.scale}
+
+
+def _corpus_specs(paths: Sequence[Path], notes: list[str]) -> list[_Spec]:
+    specs = []
+    for path in paths:
+        if waits_real_time(path):
+            notes.append(f"{path.stem}: left out (stub_delay sleeps real seconds)")
+            continue
+        try:
+            data = dict(load_config_file(path).data)
+            chain = ContentCreationChain.from_config(data)
+            specs.append(_Spec(path.stem, path.resolve(), resolve_input(data, chain, path), 0.0))
+        except Exception as exc:  # the record phase reports the file itself
+            notes.append(f"{path.stem}: left out ({type(exc).__name__}: {exc})")
+    return specs
+
+
+def _tiny_png(path: Path) -> Path:
+    """A valid 1x1 PNG: the fan-out's branches only need an image file to look at."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\xff\xff")
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def _fanout_spec(folder: Path, limits: PerfLimits) -> _Spec:
+    """One group of N latency-only branches (image understanding of one image)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    step_type, model = FANOUT_MODEL
+    branches = limits.fanout_branches
+    config = {
+        "name": f"perf_fanout_{branches}",
+        "input_type": "image",
+        "input_image": str(_tiny_png(folder / "fanout.png")),
+        "output_dir": "output",
+        "save_intermediates": False,
+        "steps": [
+            {
+                "type": "parallel_group",
+                "model": "parallel",
+                "params": {
+                    "max_workers": branches,
+                    "merge_strategy": "collect_all",
+                    "parallel_steps": [{"type": step_type, "model": model}] * branches,
+                },
+            }
+        ],
+    }
+    path = folder / "fanout.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    scale = limits.fanout_latency / estimated_seconds(step_type, model)
+    return _Spec(config["name"], path, config["input_image"], scale)
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+
+Measurement = dict[str, list[dict[int, float]]]
+"""Worker label -> one entry per round -> pipeline index -> wall seconds of that run."""
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    passed: bool
+    text: str
+    record: dict[str, Any]
+
+
+Judge = Callable[[Measurement], _Verdict]
+
+
+class _Bench:
+    """The started workers and the pipelines each of them can run."""
+
+    def __init__(self, workers: Sequence[_Worker], specs: Sequence[_Spec], limits: PerfLimits):
+        self.workers = list(workers)
+        self.specs = list(specs)
+        self.limits = limits
+        self.usable: dict[str, set[int]] = {}
+        self.errors: dict[str, dict[int, str]] = {}
+
+    def worker(self, side: str, state: str) -> _Worker:
+        return next(w for w in self.workers if w.label == f"{side}/{state}")
+
+    def set_up(self) -> None:
+        pipelines = [spec.to_json() for spec in self.specs]
+        for worker in self.workers:
+            worker.send({"pipelines": pipelines, "workdir": str(worker.workdir)})
+        for worker in self.workers:
+            reply = worker.answer(self.limits.setup_seconds, "loading the pipelines")
+            if not Path(reply["package"]).is_relative_to(worker.tree):
+                raise WorkerFailed(
+                    f"{worker.label}: imported ai_content_pipeline from {reply['package']}, "
+                    f"not from {worker.tree}"
+                )
+            self.usable[worker.label] = set(reply["usable"])
+            self.errors[worker.label] = {int(k): v for k, v in reply["errors"].items()}
+
+    def rounds(self, workers: Sequence[_Worker], indexes: Sequence[int], count: int) -> Measurement:
+        """`count` rounds; in each, pipeline by pipeline, every worker that can run it runs it
+        once, the workers' order rotating by one per pipeline and per round."""
+        measured: Measurement = {w.label: [] for w in workers}
+        for round_number in range(count):
+            for runs in measured.values():
+                runs.append({})
+            for position, index in enumerate(indexes):
+                shift = (round_number + position) % len(workers)
+                for worker in [*workers[shift:], *workers[:shift]]:
+                    if index not in self.usable[worker.label]:
+                        continue
+                    worker.send({"run": [index]})
+                    reply = worker.answer(
+                        self.limits.request_seconds, f"running {self.specs[index].name}"
+                    )
+                    measured[worker.label][-1][index] = float(reply["seconds"][0])
+        return measured
+
+
+def _totals(measured: Measurement, label: str, indexes: Sequence[int]) -> list[float]:
+    return [sum(runs[i] for i in indexes) for runs in measured[label]]
+
+
+def _comparison_record(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "ratio": comparison.ratio,
+        "p_value": comparison.p_value,
+        "factor": comparison.factor,
+        "alpha": comparison.alpha,
+        "baseline_s": list(comparison.baseline),
+        "candidate_s": list(comparison.candidate),
+    }
+
+
+def _slowdown_judge(
+    baseline: str, candidate: str, indexes: Sequence[int], factor: float, alpha: float, what: str
+) -> Judge:
+    """Fails when `candidate`'s corpus time is significantly above `factor` x `baseline`'s."""
+
+    def judge(measured: Measurement) -> _Verdict:
+        result = compare(
+            _totals(measured, baseline, indexes),
+            _totals(measured, candidate, indexes),
+            factor=factor,
+            alpha=alpha,
+        )
+        names = (baseline.split("/")[0], candidate.split("/")[0])
+        if names[0] == names[1]:
+            names = (baseline.split("/")[1], candidate.split("/")[1])
+        text = f"{what}: " + result.describe(*names)
+        return _Verdict(not result.slower, text, _comparison_record(result))
+
+    return judge
+
+
+def _fanout_judge(limits: PerfLimits, index: int) -> Judge:
+    def judge(measured: Measurement) -> _Verdict:
+        off = statistics.median(_totals(measured, f"{THIS}/off", [index]))
+        on = statistics.median(_totals(measured, f"{THIS}/on", [index]))
+        speedup = off / on if on > 0 else float("inf")
+        floor = limits.fanout_fraction * limits.fanout_branches
+        text = (
+            f"{limits.fanout_branches} branches of {limits.fanout_latency * 1000:g} ms on the "
+            f"real clock: speedup {speedup:.2f}x (needs >= {floor:.2f}x; off {off * 1000:.1f} "
+            f"ms, on {on * 1000:.1f} ms, {limits.fanout_rounds} rounds)"
+        )
+        return _Verdict(speedup >= floor, text, {"speedup": speedup, "off_s": off, "on_s": on})
+
+    return judge
 
 
 def _settle_all(
-    name: str,
-    judges: Sequence[tuple[CheckKind, Callable[[ABResult], _Verdict]]],
-    first_ab: ABResult,
-    measure: Callable[[], ABResult],
+    judges: Sequence[tuple[str, CheckKind, Judge]], measure: Callable[[], Measurement]
 ) -> list[PerfCheck]:
-    """Judge one measurement; if any check failed, measure once more (shared by the failing
-    checks), and let that second attempt decide them. Passing checks stand as they are."""
-    firsts = [(kind, judge, judge(first_ab)) for kind, judge in judges]
-    second_ab = measure() if any(not verdict.passed for _, _, verdict in firsts) else None
+    """Judge one measurement; if any check failed, measure once more, afresh, and let that
+    second measurement decide the failing checks. Passing checks stand as they are."""
+    first = measure()
+    verdicts = [(name, kind, judge, judge(first)) for name, kind, judge in judges]
+    second = measure() if any(not v.passed for *_, v in verdicts) else None
     checks = []
-    for kind, judge, first in firsts:
-        attempts = [_attempt_record(first_ab, first)]
-        if first.passed or second_ab is None:
-            checks.append(
-                PerfCheck(
-                    name, kind, first.passed, first.measured, first.threshold, first.text, attempts
-                )
-            )
+    for name, kind, judge, verdict in verdicts:
+        if verdict.passed or second is None:
+            checks.append(PerfCheck(name, kind, verdict.passed, verdict.text, [verdict.record]))
             continue
-        second = judge(second_ab)
-        attempts.append(_attempt_record(second_ab, second))
-        outcome = "passed on re-measure" if second.passed else "failed twice"
-        detail = f"{outcome}: attempt 1: {first.text}; attempt 2: {second.text}"
-        checks.append(
-            PerfCheck(
-                name, kind, second.passed, second.measured, second.threshold, detail, attempts
-            )
-        )
+        again = judge(second)
+        outcome = "passed on re-measure" if again.passed else "failed twice"
+        detail = f"{outcome}: attempt 1: {verdict.text}; attempt 2: {again.text}"
+        checks.append(PerfCheck(name, kind, again.passed, detail, [verdict.record, again.record]))
     return checks
 
 
-def _chain_of(path: Path, runner: object) -> ContentCreationChain | None:
-    chain = getattr(runner, "chain", None)
-    if isinstance(chain, ContentCreationChain):
-        return chain
+@contextmanager
+def _started(
+    trees: Mapping[str, Path], workdir: Path, specs: Sequence[_Spec], limits: PerfLimits
+) -> Iterator[_Bench]:
+    """Every (tree, state) worker, started together, set up, and stopped on the way out."""
+    workers: list[_Worker] = []
     try:
-        return ContentCreationChain.from_config(load_config_file(path).data)
-    except Exception:  # a file the runner could run but we cannot model: no speedup check
+        for side, tree in trees.items():
+            for state in STATES:
+                workers.append(_Worker(side, state, tree, workdir / f"{side}-{state}"))
+        bench = _Bench(workers, specs, limits)
+        bench.set_up()
+        yield bench
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def run_perf_gate(
+    yaml_paths: Sequence[Path],
+    *,
+    baseline_ref: str | None = DEFAULT_BASELINE_REF,
+    repo: Path | None = None,
+    limits: PerfLimits | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PerfReport:
+    """Every wall-clock check over `yaml_paths`; `PerfLimits` says what passes.
+
+    `baseline_ref` (``None``: no comparison) is looked up in the git repository holding this
+    checkout (or `repo`); when it cannot be found the comparison is skipped with a note.
+    A worker that hangs, dies or cannot run a pipeline is a failed ``worker`` check.
+    Refuses to run under pytest-xdist.
+    """
+    refuse_under_xdist()
+    limits = limits or PerfLimits()
+    say = progress or (lambda _message: None)
+    started = time.perf_counter()
+    notes: list[str] = []
+    checks: list[PerfCheck] = []
+    settings: dict[str, Any] = {
+        "limits": {**asdict(limits), "baseline_factor": dict(limits.baseline_factor)},
+        "baseline_ref": baseline_ref,
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="aicp-perf-", dir=_scratch_root()))
+    try:
+        specs = _corpus_specs([Path(p) for p in yaml_paths], notes)
+        trees = {THIS: Path(__file__).resolve().parent.parent}
+        if baseline_ref:
+            release = _release_tree(baseline_ref, repo, workdir, notes)
+            if release is not None:
+                trees["release"] = release
+                settings["baseline_commit"] = release.name.removeprefix("release-")
+        fanout = _fanout_spec(workdir / "fanout", limits)
+        say(f"starting {2 * len(trees)} timing workers ({', '.join(trees)} x off, on)")
+        with _started(trees, workdir, [*specs, fanout], limits) as bench:
+            checks = _measure(bench, len(specs), limits, notes, say)
+        settings["timed_yamls"] = [spec.name for spec in specs]
+    except WorkerFailed as exc:
+        checks.append(PerfCheck(str(exc).split(":", 1)[0], "worker", False, str(exc)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return PerfReport(checks, notes, round(time.perf_counter() - started, 3), settings)
+
+
+def _release_tree(ref: str, repo: Path | None, workdir: Path, notes: list[str]) -> Path | None:
+    here = Path(__file__).resolve().parent.parent
+    repository = repo or repository_of(here)
+    if repository is None:
+        notes.append(f"baseline: skipped: {here} is not a git checkout, so {ref} is unknown")
         return None
+    into = workdir / "release"
+    release = extract_release(repository, ref, into)
+    if isinstance(release, str):
+        notes.append(f"baseline: skipped: {release}")
+        return None
+    named = into.with_name(f"release-{release.commit[:12]}")  # reports say what was timed
+    into.rename(named)
+    return named
 
 
-def _step_results_of(runner: object) -> list[dict[str, Any]] | None:
-    result = getattr(runner, "last_result", None)
-    steps = getattr(result, "step_results", None)
-    return list(steps) if steps is not None else None
+def _measure(
+    bench: _Bench,
+    corpus_size: int,
+    limits: PerfLimits,
+    notes: list[str],
+    say: Callable[[str], None],
+) -> list[PerfCheck]:
+    this = [bench.worker(THIS, state) for state in STATES]
+    release = [w for w in bench.workers if w.side != THIS]
+    timed = [i for i in range(corpus_size) if all(i in bench.usable[w.label] for w in this)]
+    for index in set(range(corpus_size)) - set(timed):
+        reason = next(bench.errors[w.label][index] for w in this if index in bench.errors[w.label])
+        notes.append(f"{bench.specs[index].name}: left out ({reason})")
+    shared = [i for i in timed if all(i in bench.usable[w.label] for w in release)]
+    if release and len(shared) < len(timed):
+        names = ", ".join(bench.specs[i].name for i in timed if i not in shared)
+        notes.append(f"baseline: the release cannot run {names}; compared without them")
 
-
-def main() -> int:  # pragma: no cover - convenience for `python -m harness.perf`
-    """Run the gate over ``input/*.yaml`` and print the summary (exit 1 on failure)."""
-    import sys
-
-    paths = [Path(p) for p in sys.argv[1:]] or sorted(Path("input").glob("*.yaml"))
-    report = run_perf_gate(paths, progress=lambda line: print(line, file=sys.stderr))
-    print(report.summary())
-    return 0 if report.passed else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    checks: list[PerfCheck] = []
+    if timed:
+        say(f"warming up, then timing {len(timed)} YAML(s) x {len(bench.workers)} workers")
+        bench.rounds(bench.workers, timed, 1)
+        judges: list[tuple[str, CheckKind, Judge]] = [
+            (
+                "corpus",
+                "overhead",
+                _slowdown_judge(
+                    f"{THIS}/off",
+                    f"{THIS}/on",
+                    timed,
+                    limits.overhead_factor,
+                    limits.alpha,
+                    "corpus at scale 0",
+                ),
+            )
+        ]
+        if release and shared:
+            for state in STATES:
+                judges.append(
+                    (
+                        state,
+                        "baseline",
+                        _slowdown_judge(
+                            f"release/{state}",
+                            f"{THIS}/{state}",
+                            shared,
+                            limits.baseline_factor[state],
+                            limits.alpha,
+                            f"corpus at scale 0, flag {state}",
+                        ),
+                    )
+                )
+        checks += _settle_all(judges, lambda: bench.rounds(bench.workers, timed, limits.rounds))
+    fanout = corpus_size  # the fan-out pipeline follows the corpus
+    if all(fanout in bench.usable[w.label] for w in this):
+        say(f"timing a {limits.fanout_branches}-branch fan-out on the real clock")
+        bench.rounds(this, [fanout], 1)
+        judge = _fanout_judge(limits, fanout)
+        checks += _settle_all(
+            [(f"{limits.fanout_branches}_branches", "fanout", judge)],
+            lambda: bench.rounds(this, [fanout], limits.fanout_rounds),
+        )
+    else:
+        reason = next(
+            bench.errors[w.label][fanout] for w in this if fanout in bench.errors[w.label]
+        )
+        checks.append(PerfCheck("fanout", "fanout", False, f"the fan-out cannot run: {reason}"))
+    return checks

@@ -75,9 +75,6 @@ GEN4_LAST_SUM = 0.089
 HANG_LIMIT = 0.5  # wall seconds a pipeline may record for, in the hang tests
 HANG_ESCAPE = 1.5  # wall seconds after which a hanging fault gives up (the tests' safety net)
 PRISTINE_RUNS = 3
-# The perf gate runs pipelines on the real clock, where `stub_delay` is real unscaled time:
-# fc06's decisive timeout would cost 30 wall seconds a run (the whole corpus: > 15 minutes).
-PERF_PATTERN = f"{LINEAR} or {COST} or {LIMITED}"
 
 
 # -- running the gate ---------------------------------------------------------------------------
@@ -1182,18 +1179,11 @@ def test_public_signature_change_is_caught(
     bool(os.environ.get(XDIST_WORKER_ENV)),
     reason="wall-clock checks are meaningless next to other xdist workers",
 )
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "a gate miss: the perf gate has no comparison with the previous release yet, and a "
-        "slowdown of every state alike leaves on_vs_off and the speedups unchanged (nothing "
-        "else in the gate sees wall time)"
-    ),
-)
 def test_core_slowdown_in_every_state_is_caught_by_the_perf_baseline(snapshots: Path) -> None:
     """30 % more CPU time in every step the core runs, in every state, injected into the real
-    `harness gate` process (and its state workers) by `tests/faults/sitecustomize.py`. About
-    15 s (the perf gate on three YAMLs)."""
+    `harness gate` process (and its state and timing workers) by `tests/faults/sitecustomize.py`,
+    into this checkout's code only: the release it is timed against is not slowed. A few
+    seconds (the perf phase on the fault corpus, measured twice because it fails)."""
     env = {k: v for k, v in os.environ.items() if k not in ("CI", XDIST_WORKER_ENV)}
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(FAULTS_PATH), str(REPO), env.get("PYTHONPATH")])
@@ -1208,8 +1198,6 @@ def test_core_slowdown_in_every_state_is_caught_by_the_perf_baseline(snapshots: 
             str(CORPUS),
             "--snapshots",
             str(snapshots),
-            "-k",
-            PERF_PATTERN,
         ],
         cwd=REPO,
         env=env,
@@ -1220,3 +1208,15 @@ def test_core_slowdown_in_every_state_is_caught_by_the_perf_baseline(snapshots: 
     output = completed.stdout + completed.stderr
     assert completed.returncode == 1, output
     assert re.search(r"^perf: \S*baseline\S* .+", completed.stdout, re.MULTILINE), output
+    failed = [line for line in completed.stdout.splitlines() if line.startswith("perf: ")]
+    for state in ("off", "on"):
+        assert any(
+            line.startswith(
+                f"perf: baseline {state}: failed twice: attempt 1: corpus at scale 0, "
+                f"flag {state}: this/release "
+            )
+            for line in failed
+        ), output
+    # Every state slowed alike: the flag's own cost is unchanged, nothing else fails.
+    assert not any(line.startswith(("perf: overhead", "perf: fanout")) for line in failed), output
+    assert "PASS" not in completed.stdout and "[on]" not in completed.stdout, output
