@@ -29,7 +29,6 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -585,26 +584,27 @@ class HangRun:
     fault: Any
 
 
-def _hang_run(fault: Any, snapshots: Path, api: dict[str, Any]) -> Iterator[HangRun]:
+def _hang_run(fault: Any, snapshots: Path, api: dict[str, Any]) -> HangRun:
     """The gate on fc01 and fc05 with `fault` installed and a per-pipeline limit of
-    `HANG_LIMIT` wall seconds."""
+    `HANG_LIMIT` wall seconds. The patches end before the run is handed out: a module-scoped
+    fixture that kept them would leave the 0.5 s limit on every later test of the module."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(record_module, "PIPELINE_TIME_LIMIT", HANG_LIMIT)
         monkeypatch.setattr(api_module, "snapshot_api", lambda: copy.deepcopy(api))
         fault.install(monkeypatch)
-        yield HangRun(gate(snapshots, f"{LINEAR} or {LIMITED}"), fault)
+        return HangRun(gate(snapshots, f"{LINEAR} or {LIMITED}"), fault)
 
 
 @pytest.fixture(scope="module")
-def barrier_hang(snapshots: Path, api_snapshot: dict[str, Any]) -> Iterator[HangRun]:
+def barrier_hang(snapshots: Path, api_snapshot: dict[str, Any]) -> HangRun:
     """The gate with the async workers waiting for each other (fc05: 2 workers, 4 branches)."""
-    yield from _hang_run(gate_faults.WorkersWaitForEachOther(HANG_ESCAPE), snapshots, api_snapshot)
+    return _hang_run(gate_faults.WorkersWaitForEachOther(HANG_ESCAPE), snapshots, api_snapshot)
 
 
 @pytest.fixture(scope="module")
-def lock_deadlock(snapshots: Path, api_snapshot: dict[str, Any]) -> Iterator[HangRun]:
+def lock_deadlock(snapshots: Path, api_snapshot: dict[str, Any]) -> HangRun:
     """The gate with a thread lock held across a branch's await (fc05)."""
-    yield from _hang_run(gate_faults.LockAcrossAwait(HANG_ESCAPE), snapshots, api_snapshot)
+    return _hang_run(gate_faults.LockAcrossAwait(HANG_ESCAPE), snapshots, api_snapshot)
 
 
 HUNG = f"hung: {LIMITED} [on] still running after {HANG_LIMIT:g} s of wall time"
