@@ -194,7 +194,8 @@ def load_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
         key, sep, rest = stripped.partition("=")
         key = key.strip()
         value = _parse_env_value_text(rest) if sep else None
-        if not sep or not _ENV_KEY.fullmatch(key) or value is None:
+        # A NUL cannot go into the environment: os.environ would raise half-way through applying.
+        if not sep or not _ENV_KEY.fullmatch(key) or value is None or "\0" in value:
             raise UsageError(
                 f"{env_path}:{lineno}: malformed line; expected KEY=VALUE "
                 "(optional 'export ' prefix, optional quotes)"
