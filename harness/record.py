@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from ai_content_pipeline.clock import RealClock, VirtualClock
+from ai_content_pipeline.config.known_keys import unknown_keys
+from ai_content_pipeline.config.loader import load_config_file
+from ai_content_pipeline.errors import ConfigError
 from ai_content_pipeline.models.stub import JITTER_SEED_ENV, LATENCY_FACTORS, TIME_SCALE_ENV
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
 from ai_content_pipeline.pipeline.reports import REPORTS_DIRNAME
@@ -274,6 +277,18 @@ def _json_ready(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
+def check_known_keys(yaml_path: Path) -> None:
+    """Raise `ConfigError` naming every unknown key of the file: `aicp` only warns about them
+    (files with newer keys must still run), but a corpus YAML with a misspelt key would record
+    a pipeline other than the one it claims to be, so the harness is strict."""
+    warnings = unknown_keys(load_config_file(yaml_path))
+    if warnings:
+        raise ConfigError(
+            "unknown keys are errors in the harness: "
+            + "; ".join(warning.as_error() for warning in warnings)
+        )
+
+
 def _problem_lines(kind: str, problems: Sequence[str]) -> list[str]:
     return [f"{kind}: {line}" for line in problems]
 
@@ -282,6 +297,7 @@ class _Recorder:
     """Runs one pipeline (possibly many times) through ONE executor and records each run."""
 
     def __init__(self, yaml_path: Path, settings: RecordSettings, workdir: Path, state: str):
+        check_known_keys(yaml_path)
         self.yaml_path = yaml_path
         self.settings = settings
         self.workdir = workdir

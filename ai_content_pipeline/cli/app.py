@@ -39,6 +39,7 @@ COMMANDS: dict[str, Command] = {
     "create-video": commands.cmd_create_video,
     "create-examples": commands.cmd_create_examples,
     "features": commands.cmd_features,
+    "schema": commands.cmd_schema,
 }
 
 

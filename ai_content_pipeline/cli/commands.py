@@ -1,4 +1,5 @@
-"""The small commands: list-models, setup, create-examples, generate-image, create-video, features.
+"""The small commands: list-models, setup, create-examples, generate-image, create-video, features,
+schema.
 
 Why together: each is a few lines over the manager or the feature flags; `run-chain` and
 `validate` (the file-driven ones) live in `run_chain`.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
 
 from ..clock import RealClock
@@ -17,7 +19,7 @@ from ..config.constants import (
     SUPPORTED_MODELS,
     is_known_model,
 )
-from ..config.features import SOURCE_DEFAULT, FeatureFlags
+from ..config.features import SOURCE_DEFAULT, FeatureFlags, features_file_warnings
 from ..errors import UsageError
 from ..pipeline.chain import ContentCreationChain, PipelineStep, StepType
 from ..pipeline.schedulers import load_scheduler, wanted_scheduler
@@ -119,6 +121,8 @@ def _check_model(step_type: str, model: str, flag: str) -> None:
 
 def cmd_features(args: argparse.Namespace, session: Session) -> int:
     """The effective parallel flag, which source decided it, and the scheduler that results."""
+    for warning in features_file_warnings():
+        print(warning, file=sys.stderr)
     state = FeatureFlags.parallel_execution_state()
     importable = _parallel_importable()
     source = state.source if state.source == SOURCE_DEFAULT else f"{state.source} ({state.detail})"
@@ -146,3 +150,11 @@ def _parallel_importable() -> bool:
         return importlib.util.find_spec("parallel") is not None
     except (ImportError, ValueError):
         return False
+
+
+def cmd_schema(args: argparse.Namespace, session: Session) -> int:
+    """The pipeline file format as a JSON Schema, for editors (docs/pipeline.schema.json)."""
+    from ..pipeline.schema import schema_text
+
+    print(schema_text(), end="")
+    return 0

@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_create_video(commands)
     _add_output_dir(commands.add_parser("create-examples", help="write example pipeline files"))
     commands.add_parser("features", help="show the parallel-execution flag and its source")
+    commands.add_parser("schema", help="print the JSON Schema of the pipeline file format")
     return parser
 
 
@@ -54,12 +55,22 @@ def _add_run_chain(commands: argparse._SubParsersAction) -> None:
         default=False,
         help="do not ask before running (no question is asked when stdin is not a terminal)",
     )
+    _add_strict(sub)
     _add_save_json(sub)
 
 
 def _add_validate(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("validate", help="check a pipeline file without running it")
     sub.add_argument("--config", required=True, help="pipeline file (.yaml, .yml or .json)")
+    _add_strict(sub)
+
+
+def _add_strict(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat unknown-key warnings as errors (exit 2, nothing is run)",
+    )
 
 
 def _add_generate_image(commands: argparse._SubParsersAction) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..config.features import features_file_warnings
+from ..config.known_keys import KeyWarning, unknown_keys
 from ..config.loader import LoadedConfig, load_config_file
 from ..pipeline.chain import ContentCreationChain
 from ..pipeline.validation import find_problems
@@ -30,9 +32,26 @@ def load_checked(config_path: str) -> tuple[LoadedConfig, list[str]]:
     return loaded, lines
 
 
+def key_warnings(loaded: LoadedConfig) -> list[KeyWarning]:
+    """Unknown keys of the pipeline file, then of the features file."""
+    return [*unknown_keys(loaded), *features_file_warnings()]
+
+
+def warn_or_fail(loaded: LoadedConfig, problems: list[str], strict: bool) -> list[str]:
+    """Print each unknown-key warning to stderr (`FILE:LINE: warning: ...`); under --strict
+    they become problems instead, so nothing runs and the exit code is 2."""
+    warnings = key_warnings(loaded)
+    if strict:
+        return [*(warning.as_error() for warning in warnings), *problems]
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return problems
+
+
 def cmd_validate(args: argparse.Namespace, session: Session) -> int:
     """Exit 0 with a one-line summary, or one line per problem on stderr and exit 2."""
     loaded, problems = load_checked(args.config)
+    problems = warn_or_fail(loaded, problems, args.strict)
     if problems:
         _print_problems(problems)
         return EXIT_USAGE
@@ -46,9 +65,11 @@ def cmd_validate(args: argparse.Namespace, session: Session) -> int:
 
 
 def cmd_run_chain(args: argparse.Namespace, session: Session) -> int:
-    """Validate, pick the input, show the estimate, confirm on a terminal, run, report."""
+    """Validate (unknown keys warn first), pick the input, show the estimate, confirm on a
+    terminal, run, report."""
     check_save_json_name(args.save_json)
     loaded, problems = load_checked(args.config)
+    problems = warn_or_fail(loaded, problems, args.strict)
     if problems:
         _print_problems(problems)
         return EXIT_USAGE

@@ -23,9 +23,13 @@ from pathlib import Path
 
 from ai_content_pipeline.errors import FeatureFlagError, UsageError
 
+from .known_keys import KeyWarning, unknown_mapping_keys
+
 PARALLEL_ENV_VAR = "PIPELINE_PARALLEL_ENABLED"
 FEATURES_FILE_RELATIVE = Path(".ai_pipeline/features.json")
 PARALLEL_FILE_KEY = "parallel_execution"
+FEATURES_FILE_KEYS: tuple[str, ...] = (PARALLEL_FILE_KEY,)
+"""Every key the features file may hold; any other leaves its flag at the default."""
 
 TRUE_SPELLINGS = ("true", "1", "yes", "on")
 FALSE_SPELLINGS = ("false", "0", "no", "off")
@@ -108,6 +112,32 @@ def _read_file_flag(path: Path) -> bool | None:
             f"(a JSON boolean), not {json.dumps(value)}"
         )
     return value
+
+
+def features_file_warnings(path: Path | None = None) -> list[KeyWarning]:
+    """Unknown keys of the features file, with file and line: a misspelt key (say
+    ``paralel_execution``) would otherwise leave the flag at its default without a word.
+
+    ``[]`` when the file is absent or unreadable; the flag look-up reports those itself.
+    """
+    path = features_file_path() if path is None else path
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    from .loader import key_lines
+
+    lines = key_lines(text, str(path))
+    return unknown_mapping_keys(
+        data,
+        FEATURES_FILE_KEYS,
+        file=str(path),
+        label="features file",
+        line_of=lambda location: lines.get(location),
+    )
 
 
 class FeatureFlags:

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_NODES",
     "YAML_SUFFIXES",
     "LoadedConfig",
+    "key_lines",
     "load_config_file",
 ]
 
@@ -376,6 +377,15 @@ def _parse_json(text: str, source: str) -> tuple[Any, dict[Location, int]]:
     except RecursionError:
         raise ConfigError("configuration is nested too deeply", source) from None
     return data, _json_lines(text, source)
+
+
+def key_lines(text: str, source: str = "") -> dict[Location, int]:
+    """Best-effort line of every key of a JSON (or YAML) text that is not a pipeline file,
+    such as the features file; ``{}`` when it cannot be mapped."""
+    try:
+        return _json_lines(text, source)
+    except ConfigError:
+        return {}
 
 
 def _json_lines(text: str, source: str) -> dict[Location, int]:

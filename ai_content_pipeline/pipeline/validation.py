@@ -6,13 +6,14 @@ reported with its location instead of crashing `PipelineStep.from_dict`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ..config.constants import IMAGE_TO_VIDEO_DURATIONS, SUPPORTED_MODELS, is_known_model
+from ..config.known_keys import STEP_KEYS, misspelling_of
+from ..config.known_keys import did_you_mean as did_you_mean  # re-exported: callers import it here
 from . import step_types
 from .chain import StepType
 
@@ -31,11 +32,6 @@ class Problem:
 
     location: Location
     message: str
-
-
-def did_you_mean(value: object, choices: list[str]) -> str:
-    matches = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
 def _is_int(value: object) -> bool:
@@ -164,7 +160,7 @@ class _Checker:
         ok = True
         step_type = raw.get("type")
         if "type" not in raw:
-            self.add(location, f"{label} is missing required field 'type'")
+            self._missing(raw, location, label, "type")
             ok = False
         elif step_type not in STEP_TYPE_VALUES:
             hint = did_you_mean(step_type, STEP_TYPE_VALUES)
@@ -174,7 +170,7 @@ class _Checker:
             ok = False
         named = f"{label} ({step_type})" if ok else label
         if "model" not in raw:
-            self.add(location, f"{named} is missing required field 'model'")
+            self._missing(raw, location, named, "model")
         elif not isinstance(raw["model"], str) or not raw["model"].strip():
             self.add((*location, "model"), f"{named} field 'model' must be a non-empty string")
         elif ok and not is_known_model(step_type, raw["model"]):
@@ -200,6 +196,18 @@ class _Checker:
         if ok:
             self._check_params(step_type, params, (*location, "params"), named)
         return ok
+
+    def _missing(self, raw: Mapping[str, Any], location: Location, named: str, key: str) -> None:
+        """A missing required key; a misspelling of it in the step is named and pointed at."""
+        typo = misspelling_of(key, raw, STEP_KEYS)
+        if typo is None:
+            self.add(location, f"{named} is missing required field '{key}'")
+            return
+        self.add(
+            (*location, typo),
+            f"{named} is missing required field '{key}' "
+            f"(unknown key '{typo}'; did you mean '{key}'?)",
+        )
 
     def _check_params(
         self, step_type: str, params: Mapping[str, Any], location: Location, named: str
