@@ -252,6 +252,18 @@ def _mro(cls: griffe.Class) -> list[griffe.Class]:
         return []
 
 
+def _ancestors(cls: object, bases: Iterable[str | griffe.Expr]) -> list[str]:
+    """Every class `cls` still derives from: a base that moved up the hierarchy (``X(Base)``
+    became ``X(Mixin)`` with ``Mixin(Base)``) keeps ``isinstance`` and every inherited member
+    working, so it is not removed. griffe compares direct bases only."""
+    found = [_base_text(b) for b in bases]
+    if isinstance(cls, griffe.Class):
+        for ancestor in _mro(cls):
+            found.append(ancestor.path)
+            found.extend(_base_text(b) for b in ancestor.bases)
+    return found
+
+
 def _is_enum(cls: griffe.Class) -> bool:
     return any(_base_text(b) in _ENUM_BASES for k in (cls, *_mro(cls)) for b in k.bases)
 
@@ -312,6 +324,7 @@ def _describe_class(cls: griffe.Class) -> dict[str, Any]:
         "kind": "class",
         "path": cls.path,
         "bases": [_base_text(b) for b in cls.bases],
+        "ancestors": _ancestors(cls, ()),
         "methods": {n: _describe_function(m) for n, m in members.items() if m.is_function},  # type: ignore[arg-type]
         "attributes": {
             n: {"annotation": _text(m.annotation)}  # type: ignore[union-attr]
@@ -524,7 +537,26 @@ def _param_breaks(old: Sequence[_Param], new: Sequence[_Param]) -> list[_ParamBr
     return found
 
 
+def _became_compatible_staticmethod(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """A ``self`` method turned ``staticmethod`` whose instance calls all still work.
+
+    ``obj.m(a, b=1)`` binds the same arguments to ``m(self, a, b=1)`` and to a staticmethod
+    ``m(a, b=1)``, so only class-level calls (``Cls.m(obj, a)``) change. griffe sees a removed
+    ``self`` and every parameter moved; this rule lets the change pass only when the rest of
+    the signature is compatible.
+    """
+    old_labels, new_labels = set(old.get("labels", [])), set(new.get("labels", []))
+    if "staticmethod" in old_labels or new_labels != old_labels | {"staticmethod"}:
+        return False
+    old_params = [_Param(**p) for p in old.get("parameters", [])]
+    if not old_params or old_params[0].name != "self" or old_params[0].kind not in _POSITIONAL:
+        return False
+    return not _param_breaks(old_params[1:], [_Param(**p) for p in new.get("parameters", [])])
+
+
 def _diff_function(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[_Finding]:
+    if _became_compatible_staticmethod(old, new):
+        return []
     old_params = [_Param(**p) for p in old.get("parameters", [])]
     new_params = [_Param(**p) for p in new.get("parameters", [])]
     messages, renamed = _signature_messages(
@@ -551,7 +583,8 @@ def _diff_function(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) ->
 
 def _diff_class(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[_Finding]:
     out: list[_Finding] = []
-    if message := _bases_message(path, old.get("bases", []), new.get("bases", [])):
+    still = [*new.get("bases", []), *new.get("ancestors", [])]
+    if message := _bases_message(path, old.get("bases", []), still):
         out.append(_Finding("bases", True, message))
     for base in new.get("bases", []):
         if base not in old.get("bases", []):
@@ -726,8 +759,7 @@ def _breakage_message(breakage: griffe.Breakage, path: str) -> str | None:
         return _kind_message(path, breakage.old_value.value, breakage.new_value.value)
     if kind is _BK.CLASS_REMOVED_BASE:
         old = [_base_text(b) for b in breakage.old_value]
-        new = [_base_text(b) for b in breakage.new_value]
-        return _bases_message(path, old, new)
+        return _bases_message(path, old, _ancestors(breakage.obj, breakage.new_value))
     if kind is _BK.RETURN_CHANGED_TYPE:
         return _returns_message(path, _text(breakage.old_value))
     text = kind.value[0].lower() + kind.value[1:]
@@ -783,6 +815,23 @@ def _griffe_breaking(
     return messages
 
 
+def _compatible_staticmethods(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """Message prefixes (``Cls.m(`` and ``Cls.m:``) of every method that became a compatible
+    staticmethod (see `_became_compatible_staticmethod`)."""
+    prefixes: list[str] = []
+    new_objects = _objects(new)
+    for key, entry in _objects(old).items():
+        other = new_objects.get(key)
+        path = entry.get("path", key)
+        if entry.get("kind") != "class" or other is None or other.get("kind") != "class":
+            continue
+        for name, method in entry.get("methods", {}).items():
+            current = other.get("methods", {}).get(name)
+            if current is not None and _became_compatible_staticmethod(method, current):
+                prefixes.extend((f"{path}.{name}(", f"{path}.{name}:"))
+    return tuple(prefixes)
+
+
 def check_api(
     baseline_package: griffe.Module | None,
     current: griffe.Module,
@@ -799,7 +848,13 @@ def check_api(
     if baseline_package is None:
         empty = {"schema": SNAPSHOT_SCHEMA, "objects": {}}
         return compare_snapshots(empty, current_snapshot)
-    findings = _diff_snapshots(snapshot_api(baseline_package, surface=surface), current_snapshot)
-    breaking = _griffe_breaking(baseline_package, current, surface)
+    baseline_snapshot = snapshot_api(baseline_package, surface=surface)
+    findings = _diff_snapshots(baseline_snapshot, current_snapshot)
+    kept = _compatible_staticmethods(baseline_snapshot, current_snapshot)
+    breaking = {
+        message
+        for message in _griffe_breaking(baseline_package, current, surface)
+        if not message.startswith(kept)
+    }
     breaking.update(f.message for f in findings if f.breaking and f.rule in _BEYOND_GRIFFE)
     return _report(breaking, (f.message for f in findings if not f.breaking))

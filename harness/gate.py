@@ -109,12 +109,16 @@ class GateResult:
     cells: dict[str, dict[str, Cell]] = field(default_factory=dict)
     unused: list[str] = field(default_factory=list)
     api: ApiResult = field(default_factory=ApiResult)
+    release_api: ApiResult = field(default_factory=ApiResult)
+    """The public API against the established release's record (``__api_release__``)."""
     perf: Any = None  # harness.perf.PerfReport
     perf_status: str = NOT_RUN  # passed | failed | skipped | error | not run
     perf_message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
     report_errors: list[str] = field(default_factory=list)
+    golden_errors: dict[str, str] = field(default_factory=dict)
+    """stem -> why its golden record is unusable (corrupt, unreadable): one line, not per state."""
 
     def cell(self, stem: str, state: str) -> Cell:
         return self.cells.get(stem, {}).get(state, Cell(NOT_RUN))
@@ -135,6 +139,7 @@ class GateResult:
             not self.interrupted
             and self.records_ok
             and self.api.ok
+            and self.release_api.ok
             and self.perf_ok
             and not self.report_errors
         )
@@ -281,12 +286,14 @@ def run_gate(options: GateOptions) -> GateResult:
             say(f"recording {len(selected)} YAML(s) in {len(states)} state(s)…")
             recorded = _record_all(options, states, result, say)
         with clock.phase("compare"):
-            goldens, golden_errors = _read_goldens(store, result.stems)
-            fill_cells(result, recorded, goldens, golden_errors)
+            goldens, result.golden_errors = _read_goldens(store, result.stems)
+            fill_cells(result, recorded, goldens, result.golden_errors)
             result.unused = _unused(store, all_stems, options.pattern)
         with clock.phase("api"):
             say("api: comparing the public API with its golden record…")
             result.api = check_api_golden(store, states)
+            say("api: comparing the public API with the established release…")
+            result.release_api = check_api_release(store)
         if options.perf:
             with clock.phase("perf"):
                 _run_perf(options, selected, result, say)
@@ -383,6 +390,35 @@ def check_api_golden(store: GoldenStore, states: Sequence[str]) -> ApiResult:
     return ApiResult(status, list(report.breaking), list(report.additions))
 
 
+def release_label() -> str:
+    from .release_api import RELEASE_DISTRIBUTION, RELEASE_VERSION
+
+    return f"release {RELEASE_DISTRIBUTION} {RELEASE_VERSION}"
+
+
+def check_api_release(store: GoldenStore) -> ApiResult:
+    """This checkout's public API against the recorded established release: breaking
+    changes by griffe's rules (keyword names included) and the few rules griffe lacks."""
+    from .release_api import RELEASE_STEM, check_against_release
+
+    record = store.path_for(RELEASE_STEM)
+    if not record.is_file():
+        return ApiResult(
+            MISSING,
+            message=f"no release API record {record}; run scripts/record_release_api.py",
+        )
+    try:
+        report = check_against_release(record)
+    except KeyboardInterrupt:
+        raise
+    except ValueError as exc:
+        return ApiResult(ERROR, message=str(exc))
+    except Exception as exc:
+        return ApiResult(ERROR, message=f"release API check failed: {type(exc).__name__}: {exc}")
+    status = MISMATCH if report.breaking else MATCH
+    return ApiResult(status, list(report.breaking), list(report.additions))
+
+
 def _run_perf(
     options: GateOptions, selected: Sequence[Path], result: GateResult, say: Callable[[str], None]
 ) -> None:
@@ -438,16 +474,23 @@ def failure_lines(result: GateResult) -> list[str]:
     """Everything that made the gate fail, one finding per line (diffs capped per cell)."""
     lines: list[str] = []
     for stem in result.stems:
+        golden_error = result.golden_errors.get(stem)
+        if golden_error:  # the file is wrong, whatever the state: one line naming it
+            lines.append(f"{stem}: {golden_error}")
         for state in result.states:
             cell = result.cell(stem, state)
             if cell.status == MISMATCH:
                 lines.extend(describe(stem, state, cell.diffs).splitlines())
-            elif cell.status in (MISSING, ERROR):
+            elif cell.status in (MISSING, ERROR) and cell.message != golden_error:
                 lines.append(f"{stem} [{state}] {cell.message}")
     lines.extend(f"{stem}: unused golden record (no YAML {stem}.yaml)" for stem in result.unused)
     if result.api.status in (MISSING, ERROR):
         lines.append(f"{API_STEM}: {result.api.message}")
     lines.extend(f"api: breaking: {line}" for line in result.api.breaking)
+    release = result.release_api
+    if release.status in (MISSING, ERROR):
+        lines.append(f"api: {release_label()}: {release.message}")
+    lines.extend(f"api: {release_label()}: breaking: {line}" for line in release.breaking)
     if result.perf_status == "error":
         lines.append(f"perf: {result.perf_message}")
     elif result.perf is not None:
@@ -469,6 +512,14 @@ def print_summary(result: GateResult, out: TextIO) -> None:
     print(f"api: {symbols.get(api.status, api.status)} {api_line}", file=out)
     for line in api.additions:
         print(f"  addition: {line}", file=out)
+    release = result.release_api
+    if release.status != NOT_RUN:
+        release_line = {
+            MATCH: "no breaking change",
+            MISMATCH: f"{len(release.breaking)} breaking change(s)",
+        }.get(release.status, release.message or release.status)
+        symbol = symbols.get(release.status, release.status)
+        print(f"api ({release_label()}): {symbol} {release_line}", file=out)
     if result.perf is not None:
         passed = sum(1 for c in result.perf.checks if c.passed)
         print(f"perf: {passed}/{len(result.perf.checks)} checks passed", file=out)
@@ -535,6 +586,11 @@ def result_to_dict(result: GateResult) -> dict[str, Any]:
             "breaking": result.api.breaking,
             "additions": result.api.additions,
         },
+        "api_release": {
+            "status": result.release_api.status,
+            "message": result.release_api.message,
+            "breaking": result.release_api.breaking,
+        },
         "perf": perf,
         "timings": dict(result.timings),
     }
@@ -565,6 +621,16 @@ def result_to_junit(result: GateResult) -> str:
     api = result.api
     api_text = "\n".join(api.breaking) or api.message
     _junit_case(suite, "api", API_STEM, api.status, api_text.splitlines()[0] if api_text else "")
+    release = result.release_api
+    release_text = "\n".join(release.breaking) or release.message
+    _junit_case(
+        suite,
+        "api",
+        "__api_release__",
+        release.status,
+        release_text.splitlines()[0] if release_text else "",
+        release_text,
+    )
     if result.perf is not None:
         for check in result.perf.checks:
             status = MATCH if check.passed else "failed"

@@ -12,12 +12,21 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # no flock (Windows): writers do not lock
+    fcntl = None  # type: ignore[assignment]
+
 API_STEM = "__api__"
+RELEASE_API_STEM = "__api_release__"
+"""The established release's API record (`harness.release_api`); never rewritten by updates."""
+RESERVED_STEMS = frozenset({API_STEM, RELEASE_API_STEM})
 """The package's API record; reserved, so a YAML stem may not start with ``__``."""
 
 SUFFIX = ".json"
@@ -61,7 +70,7 @@ def check_stem(stem: str, *, allow_reserved: bool = False) -> str:
     """Reject names that would escape the folder or collide with the reserved API record."""
     if not stem or stem in (".", "..") or "/" in stem or "\\" in stem or "\0" in stem:
         raise GoldenError(f"invalid golden record name {stem!r}")
-    if stem.startswith("__") and not (allow_reserved and stem == API_STEM):
+    if stem.startswith("__") and not (allow_reserved and stem in RESERVED_STEMS):
         raise GoldenError(
             f"invalid YAML name {stem!r}: names starting with '__' are reserved for the harness"
         )

@@ -304,7 +304,9 @@ class _Recorder:
         self.state = state
         clock = VirtualClock() if settings.virtual else RealClock()
         generators = _sync_only_registry() if settings.stress else None
-        self.manager = AIPipelineManager(base_dir=str(workdir), generators=generators, clock=clock)
+        self.manager = AIPipelineManager(
+            base_dir=str(workdir), generators=generators, clock=clock, create_dirs=False
+        )
         self.executor = self.manager.executor
         self.executor.schedule_trace = ScheduleTrace()
         self.chain = self.manager.create_chain_from_config(str(yaml_path))

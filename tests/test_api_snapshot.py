@@ -151,6 +151,54 @@ BREAKS = {
 }
 
 
+def test_method_made_static_passes_when_instance_calls_still_work(tmp_path: Path) -> None:
+    """``engine.execute(chain, text)`` binds the same way to the staticmethod."""
+    core = edited(
+        "    def execute(self, chain, input_data: str, **kwargs) -> Result:",
+        "    @staticmethod\n    def execute(chain, input_data: str, **kwargs) -> Result:",
+    )
+    via_griffe, via_json = both_reports(tmp_path, core)
+    assert via_griffe.breaking == [] and via_json.breaking == []
+
+
+def test_method_made_static_with_a_renamed_parameter_breaks(tmp_path: Path) -> None:
+    core = edited(
+        "    def execute(self, chain, input_data: str, **kwargs) -> Result:",
+        "    @staticmethod\n    def execute(chain, text: str, **kwargs) -> Result:",
+    )
+    via_griffe, via_json = both_reports(tmp_path, core)
+    for report in (via_griffe, via_json):
+        assert report.breaking, report
+        assert all(line.startswith("tinypkg.core.Engine.execute") for line in report.breaking)
+
+
+def test_staticmethod_made_a_self_method_breaks_class_level_calls(tmp_path: Path) -> None:
+    old_core = edited(
+        "    def stop(self) -> None:", "    @staticmethod\n    def stop() -> None:"
+    )
+    baseline = api.load_package("tinypkg", [write_package(tmp_path / "old", old_core)])
+    current = api.load_package("tinypkg", [write_package(tmp_path / "new")])
+    report = api.check_api(baseline, current, surface=SURFACE)
+    assert "tinypkg.core.Engine.stop: decorators changed: [staticmethod] -> []" in report.breaking
+
+
+def test_a_base_moved_up_the_hierarchy_is_not_removed(tmp_path: Path) -> None:
+    """``Engine(Base)`` becoming ``Engine(Mixin)`` with ``Mixin(Base)`` keeps isinstance."""
+    old_core = edited("class Engine:", "class Base:\n    pass\n\n\nclass Engine(Base):")
+    new_core = edited(
+        "class Engine:",
+        "class Base:\n    pass\n\n\nclass Mixin(Base):\n    pass\n\n\nclass Engine(Mixin):",
+    )
+    gone_core = edited("class Engine:", "class Base:\n    pass\n\n\nclass Engine:")
+    baseline = api.load_package("tinypkg", [write_package(tmp_path / "old", old_core)])
+    moved = api.load_package("tinypkg", [write_package(tmp_path / "moved", new_core)])
+    gone = api.load_package("tinypkg", [write_package(tmp_path / "gone", gone_core)])
+    assert api.check_api(baseline, moved, surface=SURFACE).breaking == []
+    assert api.check_api(baseline, gone, surface=SURFACE).breaking == [
+        "tinypkg.core.Engine: base class was removed: tinypkg.core.Base"
+    ]
+
+
 @pytest.mark.parametrize("case", sorted(BREAKS))
 def test_each_break_gives_one_message_naming_the_object(tmp_path: Path, case: str) -> None:
     core, expected = BREAKS[case]

@@ -443,7 +443,7 @@ def _executor_scheduler_name() -> str:
     from ai_content_pipeline.pipeline.executor import ChainExecutor
     from ai_content_pipeline.utils.file_manager import FileManager
 
-    executor = ChainExecutor(FileManager("."))
+    executor = ChainExecutor(FileManager(".", create_dirs=False))
     try:
         return executor.scheduler_name
     finally:

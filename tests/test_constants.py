@@ -185,14 +185,28 @@ def test_model_recommendations() -> None:
 def test_formats_and_defaults() -> None:
     assert c.SUPPORTED_FORMATS["image"] == [".jpg", ".jpeg", ".png", ".webp"]
     assert c.SUPPORTED_FORMATS["video"] == [".mp4", ".mov", ".avi", ".webm"]
-    assert c.DEFAULT_CHAIN_CONFIG == {
+    assert c.IMAGE_TO_VIDEO_DURATIONS == (5, 6, 10)
+
+
+def test_chain_settings_default_from_their_own_table_not_the_example_chain() -> None:
+    """DEFAULT_CHAIN_CONFIG is the established example chain (pinned in
+    test_public_interface); what a file that leaves a setting out gets is
+    CHAIN_SETTING_DEFAULTS."""
+    from ai_content_pipeline.pipeline.chain import ContentCreationChain
+
+    assert c.CHAIN_SETTING_DEFAULTS == {
         "output_dir": "output",
         "temp_dir": "temp",
         "cleanup_temp": True,
         "save_intermediates": False,
         "input_type": "auto",
     }
-    assert c.IMAGE_TO_VIDEO_DURATIONS == (5, 6, 10)
+    chain = ContentCreationChain(name="x", steps=[])
+    assert {k: getattr(chain, k) for k in c.CHAIN_SETTING_DEFAULTS} == c.CHAIN_SETTING_DEFAULTS
+    overridden = ContentCreationChain(
+        name="x", steps=[], config={"temp_dir": "t", "input_type": "text"}
+    )
+    assert (overridden.temp_dir, overridden.input_type) == ("t", "text")
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,10 @@
-"""FileManager: no side effects on construction, reproducible names, no path escapes."""
+"""FileManager: the established folders and methods, reproducible names, no path escapes."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,24 @@ import pytest
 from ai_content_pipeline.utils.file_manager import FileManager
 
 
-def test_constructor_has_no_side_effects(tmp_path: Path) -> None:
-    fm = FileManager(str(tmp_path))
-    assert fm.output_dir == tmp_path / "output"
-    assert fm.temp_dir == tmp_path / "temp"
-    assert fm.input_dir == tmp_path / "input"
+def test_constructor_creates_the_established_folders(tmp_path: Path) -> None:
+    fm = FileManager(str(tmp_path / "new" / "base"))
+    base = tmp_path / "new" / "base"
+    assert (fm.output_dir, fm.temp_dir, fm.input_dir) == (
+        base / "output",
+        base / "temp",
+        base / "input",
+    )
     assert isinstance(fm.output_dir, Path)
     assert fm.temp_files == []
+    assert sorted(p.name for p in base.iterdir()) == ["input", "output", "temp"]
+    assert all(p.is_dir() and not any(p.iterdir()) for p in base.iterdir())
+    FileManager(str(base))  # existing folders are fine
+
+
+def test_create_dirs_false_has_no_side_effects(tmp_path: Path) -> None:
+    fm = FileManager(str(tmp_path), create_dirs=False)
+    assert fm.output_dir == tmp_path / "output"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -27,7 +37,7 @@ def test_base_dir_defaults_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     fm = FileManager()
     assert fm.output_dir == tmp_path / "output"
-    assert list(tmp_path.iterdir()) == []
+    assert fm.output_dir.is_dir()
 
 
 # -- names ----------------------------------------------------------------------------------------
@@ -109,7 +119,7 @@ def test_create_output_path_without_dirs(tmp_path: Path) -> None:
     fm = FileManager(str(tmp_path))
     path = fm.create_output_path("a.png", step_name="s", create_dirs=False)
     assert path == str(tmp_path / "output" / "s" / "a.png")
-    assert list(tmp_path.iterdir()) == []
+    assert list(fm.output_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -138,7 +148,6 @@ def test_create_output_path_rejects_escapes(
 
 def test_create_output_path_rejects_symlink_escape(tmp_path: Path) -> None:
     fm = FileManager(str(tmp_path / "base"))
-    fm.output_dir.mkdir(parents=True)
     outside = tmp_path / "outside"
     outside.mkdir()
     (fm.output_dir / "link").symlink_to(outside, target_is_directory=True)
@@ -234,17 +243,17 @@ def test_get_file_info(tmp_path: Path) -> None:
     f = tmp_path / "Clip.MP4"
     f.write_bytes(b"\0" * 2048)
     os.utime(f, (0, 86400))
-    info = fm.get_file_info(str(f))
+    info = fm.get_file_info(file_path=str(f))  # the established keyword
     assert info == {
         "exists": True,
         "size": 2048,
         "size_mb": 2048 / (1024 * 1024),
-        "modified": "1970-01-02T00:00:00+00:00",
-        "extension": ".mp4",
+        "modified": 86400.0,  # st_mtime, as established
+        "extension": ".MP4",  # the suffix as written, as established
         "name": "Clip.MP4",
         "stem": "Clip",
     }
-    datetime.fromisoformat(info["modified"])
+    assert fm.validate_file_format(file_path=str(f), allowed_formats=[".mp4"]) is True
 
     missing = fm.get_file_info(str(tmp_path / "nope.png"))
     assert missing == {
@@ -258,39 +267,73 @@ def test_get_file_info(tmp_path: Path) -> None:
     }
 
 
-def test_organize_outputs(tmp_path: Path) -> None:
+def test_organize_outputs_moves_each_output_into_chain_and_step_folders(tmp_path: Path) -> None:
     fm = FileManager(str(tmp_path))
     a = tmp_path / "a.png"
-    a.write_bytes(b"\0" * 1024 * 1024)
-    b = tmp_path / "b.mp4"
-    b.write_bytes(b"\0" * 512 * 1024)
-    results = [
-        {"success": True, "output_path": str(a)},
-        {"success": True, "output_path": None, "output_text": "words"},
-        {"success": True, "output_path": str(tmp_path / "gone.png")},
-        {"success": True, "output_path": str(b)},
-        {"success": True, "output_path": str(a)},  # duplicate counted once
-        "not a dict",
-    ]
-    summary = fm.organize_outputs(results, chain_name="demo")
-    assert summary == {"chain_name": "demo", "files": [str(a), str(b)], "total_size_mb": 1.5}
-    assert a.exists() and b.exists()  # nothing moved
-    assert fm.organize_outputs([]) == {"chain_name": None, "files": [], "total_size_mb": 0.0}
+    a.write_bytes(b"png")
+    b = Path(fm.create_output_path("b.mp4", step_name="raw"))
+    b.write_bytes(b"mp4")
+    results = {
+        "outputs": {
+            "step_1_text_to_image": {"path": str(a), "url": None},
+            "step_2_image_to_video": {"path": str(b)},
+            "step_3_prompt_generation": {"path": None, "text": "words"},
+            "step_4_text_to_speech": {"path": str(tmp_path / "gone.mp3")},
+        }
+    }
+    assert fm.organize_outputs(results, chain_name="demo") is None
+    outputs = results["outputs"]
+    moved_a = fm.output_dir / "demo" / "step_1_text_to_image" / "a.png"
+    moved_b = fm.output_dir / "demo" / "step_2_image_to_video" / "b.mp4"
+    assert outputs["step_1_text_to_image"]["path"] == str(moved_a)
+    assert outputs["step_2_image_to_video"]["path"] == str(moved_b)
+    assert moved_a.read_bytes() == b"png" and moved_b.read_bytes() == b"mp4"
+    assert not a.exists() and not b.exists()
+    assert outputs["step_3_prompt_generation"]["path"] is None
+    assert outputs["step_4_text_to_speech"]["path"] == str(tmp_path / "gone.mp3")
+
+
+def test_organize_outputs_default_folder_and_refused_names(tmp_path: Path) -> None:
+    fm = FileManager(str(tmp_path))
+    a = tmp_path / "a.png"
+    a.write_bytes(b"png")
+    results = {"outputs": {"s": {"path": str(a)}}}
+    fm.organize_outputs(results)
+    assert Path(results["outputs"]["s"]["path"]).parent == fm.output_dir / "pipeline_output" / "s"
+    fm.organize_outputs({})  # nothing to move
+    c = tmp_path / "c.png"
+    c.write_bytes(b"c")
+    for chain_name, step in (("../out", "s"), ("ok", "../../escape")):
+        with pytest.raises(ValueError):
+            fm.organize_outputs({"outputs": {step: {"path": str(c)}}}, chain_name=chain_name)
+    assert c.exists()  # refused before anything moved
 
 
 def test_storage_usage(tmp_path: Path) -> None:
     fm = FileManager(str(tmp_path))
     empty = fm.get_storage_usage()
-    assert empty == {"total_bytes": 0, "total_files": 0, "total_size_mb": 0.0}
-    assert list(tmp_path.iterdir()) == []
+    assert empty["total_mb"] == 0.0 and empty["total_bytes"] == 0
+    assert empty["input_dir"] == {
+        "path": str(fm.input_dir),
+        "size_bytes": 0,
+        "size_mb": 0.0,
+        "files": 0,
+    }
 
     (Path(fm.create_output_path("x.bin", step_name="s"))).write_bytes(b"1234")
     Path(fm.create_output_path("y.bin")).write_bytes(b"12")
     fm.create_temp_file()
     usage = fm.get_storage_usage()
-    assert "input" not in usage
-    assert usage["output"]["bytes"] == 6 and usage["output"]["files"] == 2
-    assert usage["output"]["path"] == str(fm.output_dir)
-    assert usage["temp"] == {"path": str(fm.temp_dir), "bytes": 0, "files": 1, "size_mb": 0.0}
+    assert usage["output_dir"]["size_bytes"] == 6 and usage["output_dir"]["files"] == 2
+    assert usage["output_dir"]["path"] == str(fm.output_dir)
+    assert usage["temp_dir"] == {
+        "path": str(fm.temp_dir),
+        "size_bytes": 0,
+        "size_mb": 0.0,
+        "files": 1,
+    }
     assert usage["total_bytes"] == 6
+    assert usage["total_mb"] == 6 / (1024 * 1024)
     assert usage["total_files"] == 3
+    missing = FileManager(str(tmp_path / "gone"), create_dirs=False).get_storage_usage()
+    assert missing["output_dir"]["size_bytes"] == 0

@@ -663,6 +663,7 @@ def test_manager_attributes(tmp_path: Path) -> None:
         ("generators", None, inspect.Parameter.POSITIONAL_OR_KEYWORD),
         ("clock", None, inspect.Parameter.KEYWORD_ONLY),
         ("scheduler", None, inspect.Parameter.KEYWORD_ONLY),
+        ("create_dirs", True, inspect.Parameter.KEYWORD_ONLY),
     ]
 
 
@@ -753,7 +754,8 @@ def test_execute_chain_invalid_chain(tmp_path: Path) -> None:
     assert (result.steps_completed, result.total_cost, result.total_time) == (0, 0.0, 0.0)
     assert result.outputs == {}
     assert result.error == "Chain validation failed: " + "; ".join(errors)
-    assert not (tmp_path / "output").exists()
+    # The manager made its established folders; the invalid chain wrote nothing into them.
+    assert [p for p in (tmp_path / "output").rglob("*")] == []
 
 
 def test_execute_chain_exception_becomes_result(
@@ -846,7 +848,11 @@ def test_quick_create_video(tmp_path: Path) -> None:
 
 
 def test_file_manager_signatures_and_attributes(tmp_path: Path) -> None:
-    assert names_and_defaults(FileManager.__init__) == [("self", EMPTY), ("base_dir", None)]
+    assert names_and_defaults(FileManager.__init__) == [
+        ("self", EMPTY),
+        ("base_dir", None),
+        ("create_dirs", True),
+    ]
     expected = {
         "create_temp_file": [("suffix", ""), ("prefix", "pipeline_")],
         "create_output_path": [("filename", EMPTY), ("step_name", None), ("create_dirs", True)],
@@ -858,20 +864,23 @@ def test_file_manager_signatures_and_attributes(tmp_path: Path) -> None:
         "hash_content": [("content", EMPTY)],
         "copy_file": [("src", EMPTY), ("dst", EMPTY)],
         "move_file": [("src", EMPTY), ("dst", EMPTY)],
-        "validate_file_format": [("path", EMPTY), ("allowed_formats", EMPTY)],
-        "get_file_info": [("path", EMPTY)],
+        "validate_file_format": [("file_path", EMPTY), ("allowed_formats", EMPTY)],
+        "get_file_info": [("file_path", EMPTY)],
         "organize_outputs": [("results", EMPTY), ("chain_name", None)],
         "cleanup_temp_files": [],
         "get_storage_usage": [],
     }
     manager = FileManager(str(tmp_path))
     for name, params in expected.items():
-        bound = getattr(manager, name)  # bound: `self` gone for methods and staticmethods
-        assert names_and_defaults(bound) == params, name
+        method = inspect.getattr_static(FileManager, name)
+        assert inspect.isfunction(method), f"{name} must stay an instance method"
+        assert names_and_defaults(getattr(manager, name)) == params, name
     assert Path(manager.output_dir) == tmp_path / "output"
     assert Path(manager.temp_dir) == tmp_path / "temp"
     assert Path(manager.input_dir) == tmp_path / "input"
     assert manager.temp_files == []
+    for folder in ("output", "temp", "input"):  # created on construction, as established
+        assert (tmp_path / folder).is_dir(), folder
 
 
 def test_file_manager_naming_and_hash(tmp_path: Path) -> None:
@@ -1040,11 +1049,21 @@ def test_constants_spot_checks() -> None:
     assert constants.SUPPORTED_FORMATS["image"] == [".jpg", ".jpeg", ".png", ".webp"]
     assert constants.SUPPORTED_FORMATS["video"] == [".mp4", ".mov", ".avi", ".webm"]
     assert constants.DEFAULT_CHAIN_CONFIG == {
+        "steps": [
+            {
+                "type": "text_to_image",
+                "model": "flux_dev",
+                "params": {"aspect_ratio": "16:9", "style": "cinematic"},
+            },
+            {
+                "type": "image_to_video",
+                "model": "veo3",
+                "params": {"duration": 8, "motion_level": "medium"},
+            },
+        ],
         "output_dir": "output",
         "temp_dir": "temp",
         "cleanup_temp": True,
-        "save_intermediates": False,
-        "input_type": "auto",
     }
 
 
@@ -1113,7 +1132,7 @@ def test_dotenv_in_cwd_does_not_change_flag_on_import(tmp_path: Path) -> None:
         from ai_content_pipeline.config.features import FeatureFlags
         from ai_content_pipeline.pipeline.executor import ChainExecutor
         from ai_content_pipeline.utils.file_manager import FileManager
-        executor = ChainExecutor(FileManager("."))
+        executor = ChainExecutor(FileManager(".", create_dirs=False))
         print(os.environ.get("PIPELINE_PARALLEL_ENABLED", "<unset>"))
         print(os.environ.get("AICP_SENTINEL", "<unset>"))
         print(FeatureFlags.is_parallel_execution_enabled())

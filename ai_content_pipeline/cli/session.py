@@ -31,7 +31,9 @@ class Session:
         if self._manager is None:
             from ..pipeline.manager import AIPipelineManager
 
-            self._manager = AIPipelineManager(str(self.base_dir), generators=self.registry)
+            self._manager = AIPipelineManager(
+                str(self.base_dir), generators=self.registry, create_dirs=False
+            )
         return self._manager
 
     @property

@@ -213,12 +213,34 @@ SUPPORTED_FORMATS: dict[str, list[str]] = {
 }
 
 DEFAULT_CHAIN_CONFIG: dict[str, Any] = {
+    "steps": [
+        {
+            "type": "text_to_image",
+            "model": "flux_dev",
+            "params": {"aspect_ratio": "16:9", "style": "cinematic"},
+        },
+        {
+            "type": "image_to_video",
+            "model": "veo3",
+            "params": {"duration": 8, "motion_level": "medium"},
+        },
+    ],
+    "output_dir": "output",
+    "temp_dir": "temp",
+    "cleanup_temp": True,
+}
+"""The established release's example chain, kept exactly as it was (users read it), even though
+``duration: 8`` is not a duration image_to_video accepts. The loader's defaults are
+`CHAIN_SETTING_DEFAULTS`."""
+
+CHAIN_SETTING_DEFAULTS: dict[str, Any] = {
     "output_dir": "output",
     "temp_dir": "temp",
     "cleanup_temp": True,
     "save_intermediates": False,
     "input_type": "auto",
 }
+"""What a pipeline file's top-level settings default to when it leaves them out."""
 
 # What an estimate counts for a step whose model has no PROCESSING_TIME_ESTIMATES entry.
 DEFAULT_STEP_SECONDS = 60.0

@@ -43,6 +43,9 @@ class BaseContentModel(ABC):
 
     def __init__(self, model_type: str) -> None:
         self.model_type = model_type
+        self.start_time: float | None = None
+        """Established attribute, never written: one instance serves concurrent branches, so
+        a call's start lives in that call (``processing_time`` of its result)."""
 
     @abstractmethod
     def generate(self, input_data: Any, model: str, **kwargs: Any) -> Any:

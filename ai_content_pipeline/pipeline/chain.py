@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ..config.constants import DEFAULT_CHAIN_CONFIG, estimated_cost, estimated_seconds
+from ..config.constants import CHAIN_SETTING_DEFAULTS, estimated_cost, estimated_seconds
 from . import step_types
 
 
@@ -85,16 +85,21 @@ class ContentCreationChain:
     name: str
     steps: list[PipelineStep]
     config: dict[str, Any] = field(default=None)  # type: ignore[assignment]
+    output_dir: str = field(init=False)
+    temp_dir: str = field(init=False)
+    cleanup_temp: bool = field(init=False)
+    save_intermediates: bool = field(init=False)
+    input_type: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.config = dict(self.config or {})
-        self.output_dir = self.config.get("output_dir", DEFAULT_CHAIN_CONFIG["output_dir"])
-        self.temp_dir = self.config.get("temp_dir", DEFAULT_CHAIN_CONFIG["temp_dir"])
-        self.cleanup_temp = self.config.get("cleanup_temp", DEFAULT_CHAIN_CONFIG["cleanup_temp"])
-        self.save_intermediates = self.config.get(
-            "save_intermediates", DEFAULT_CHAIN_CONFIG["save_intermediates"]
-        )
-        self.input_type = self.config.get("input_type", DEFAULT_CHAIN_CONFIG["input_type"])
+        for setting, default in CHAIN_SETTING_DEFAULTS.items():
+            setattr(self, setting, self.config.get(setting, default))
+
+    def __repr__(self) -> str:
+        """The established short form: name and enabled/total steps."""
+        enabled = len(self.get_enabled_steps())
+        return f"ContentCreationChain(name='{self.name}', steps={enabled}/{len(self.steps)})"
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ContentCreationChain:

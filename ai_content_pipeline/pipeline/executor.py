@@ -145,7 +145,9 @@ class ChainExecutor:
         self.image_to_image = UnifiedImageToImageGenerator(self.generators)
         self.image_to_video = UnifiedImageToVideoGenerator(self.generators)
         self.text_to_speech = UnifiedTextToSpeechGenerator(self.generators)
-        self.replicate_multitalk = ReplicateMultiTalkGenerator(self.generators)
+        self.replicate_multitalk = ReplicateMultiTalkGenerator(
+            self.file_manager, registry=self.generators
+        )
         self.clock: Clock = clock if clock is not None else RealClock()
         self.flag_state = FeatureFlags.parallel_execution_state()
         wanted = scheduler or wanted_scheduler(self.flag_state)
@@ -207,19 +209,23 @@ class ChainExecutor:
         self.last_report_path = None
         self.last_report_error = None
         run = _Run(chain, input_data, self._output_root(chain), secrets.token_hex(6))
-        started = self.clock.now()
+        current = _CURRENT_RUN.set(run)  # the report methods' established signatures lack it
         try:
-            self._walk(run, enabled_steps, kwargs)
-        except KeyboardInterrupt:
-            run.error = INTERRUPTED_MESSAGE
-            run.interrupted = True
-            with second_interrupt_exits():
-                self._finish(run, self.clock.now() - started)
-            raise
-        except Exception as exc:
-            run.error = f"Execution error: {exc}"
-            logger.debug("execution error", exc_info=True)
-        return self._finish(run, self.clock.now() - started)
+            started = self.clock.now()
+            try:
+                self._walk(run, enabled_steps, kwargs)
+            except KeyboardInterrupt:
+                run.error = INTERRUPTED_MESSAGE
+                run.interrupted = True
+                with second_interrupt_exits():
+                    self._finish(run, self.clock.now() - started)
+                raise
+            except Exception as exc:
+                run.error = f"Execution error: {exc}"
+                logger.debug("execution error", exc_info=True)
+            return self._finish(run, self.clock.now() - started)
+        finally:
+            _CURRENT_RUN.reset(current)
 
     def _walk(self, run: _Run, enabled_steps: list[PipelineStep], kwargs: dict[str, Any]) -> None:
         data: Any = run.input_data
@@ -245,18 +251,34 @@ class ChainExecutor:
                 return
             if run.chain.save_intermediates:
                 self._download_intermediate(run, record)
-                self._save_intermediate_report(
-                    self._create_intermediate_report(run, number), run, number
+                report = self._create_intermediate_report(
+                    run.chain,
+                    run.input_data,
+                    run.step_results,
+                    run.outputs,
+                    run.total_cost,
+                    number,
+                    len(enabled_steps),
                 )
+                self._save_intermediate_report(report, run.chain.config, number)
             data, data_type = _next_input(step, result, data, data_type)
 
     def _finish(self, run: _Run, total_time: float) -> ChainResult:
         run.total_time = total_time
-        report = self._create_execution_report(run)
+        report = self._create_execution_report(
+            run.chain,
+            run.input_data,
+            run.step_results,
+            run.outputs,
+            run.total_cost,
+            total_time,
+            run.error is None,
+            run.error,
+        )
         if run.interrupted:
             report["interrupted"] = True
             report["files_present"] = _files_under(run.output_dir)
-        self._save_execution_report(report, run)
+        self._save_execution_report(report, run.chain.config)
         self._cleanup_temp(run)
         return ChainResult(
             success=run.error is None,
@@ -442,48 +464,88 @@ class ChainExecutor:
         if run.chain.cleanup_temp and run.created_temp:
             shutil.rmtree(run.temp_root, ignore_errors=True)
 
-    def _create_execution_report(self, run: _Run) -> dict[str, Any]:
+    # The four report methods keep the established signatures (users call and override
+    # them). Inside `execute` they take the run's id and input type from `_CURRENT_RUN`;
+    # called on their own they make a fresh id, as the established release did.
+
+    def _create_execution_report(
+        self,
+        chain: ContentCreationChain,
+        input_data: str,
+        step_results: list[dict[str, Any]],
+        outputs: dict[str, Any],
+        total_cost: float,
+        total_time: float,
+        success: bool,
+        error: str | None = None,
+    ) -> dict[str, Any]:
+        token, input_type = _run_identity(chain)
         return reports.build_execution_report(
-            run.chain,
-            execution_id=run.execution_id,
+            chain,
+            execution_id=f"exec_{token}",
             timestamp=_now(),
-            input_data=run.input_data,
-            input_type=run.input_type,
-            step_results=run.step_results,
-            outputs=run.outputs,
-            total_cost=run.total_cost,
-            total_time=run.total_time,
-            success=run.error is None,
-            error=run.error,
-            total_steps=len(run.chain.get_enabled_steps()),
+            input_data=input_data,
+            input_type=input_type,
+            step_results=step_results,
+            outputs=outputs,
+            total_cost=total_cost,
+            total_time=total_time,
+            success=success,
+            error=error,
+            total_steps=len(chain.get_enabled_steps()),
         )
 
-    def _save_execution_report(self, report: dict[str, Any], run: _Run) -> Path | None:
-        """Write the report; a failure is recorded and logged, never swallowed silently."""
-        path = reports.execution_report_path(run.output_dir, run.chain.name, run.execution_id)
+    def _save_execution_report(
+        self, report: dict[str, Any], chain_config: dict[str, Any]
+    ) -> str | None:
+        """Write the report under the chain's output_dir; return its path, or None when it
+        could not be written (the failure is kept in `last_report_error` and logged)."""
+        summary = report["execution_summary"]
+        path = reports.execution_report_path(
+            self._output_root_from_config(chain_config),
+            summary["chain_name"],
+            summary["execution_id"],
+        )
         written = self._write(path, report)
-        if written is not None:
-            self.last_report_path = written
-        return written
+        if written is None:
+            return None
+        self.last_report_path = written
+        return str(written)
 
-    def _create_intermediate_report(self, run: _Run, number: int) -> dict[str, Any]:
+    def _create_intermediate_report(
+        self,
+        chain: ContentCreationChain,
+        input_data: str,
+        step_results: list[dict[str, Any]],
+        outputs: dict[str, Any],
+        total_cost: float,
+        current_step: int,
+        total_steps: int,
+    ) -> dict[str, Any]:
+        token, input_type = _run_identity(chain)
         return reports.build_intermediate_report(
-            run.chain,
-            intermediate_id=f"intermediate_{run.token}",
+            chain,
+            intermediate_id=f"{_INTERMEDIATE_PREFIX}{token}",
             timestamp=_now(),
-            input_data=run.input_data,
-            input_type=run.input_type,
-            step_results=run.step_results,
-            outputs=run.outputs,
-            current_step=number,
-            total_steps=len(run.chain.get_enabled_steps()),
+            input_data=input_data,
+            input_type=input_type,
+            step_results=step_results,
+            outputs=outputs,
+            current_step=current_step,
+            total_steps=total_steps,
+            total_cost=total_cost,
         )
 
     def _save_intermediate_report(
-        self, report: dict[str, Any], run: _Run, number: int
-    ) -> Path | None:
-        path = reports.intermediate_report_path(run.output_dir, run.chain.name, number, run.token)
-        return self._write(path, report)
+        self, report: dict[str, Any], config: dict[str, Any], step_number: int
+    ) -> str | None:
+        summary = report["execution_summary"]
+        token = str(summary["execution_id"]).removeprefix(_INTERMEDIATE_PREFIX)
+        path = reports.intermediate_report_path(
+            self._output_root_from_config(config), summary["chain_name"], step_number, token
+        )
+        written = self._write(path, report)
+        return str(written) if written is not None else None
 
     def _write(self, path: Path, report: dict[str, Any]) -> Path | None:
         try:
@@ -493,6 +555,28 @@ class ChainExecutor:
             logger.error("%s", exc)
             return None
         return written
+
+
+_INTERMEDIATE_PREFIX = "intermediate_"
+
+
+def _run_identity(chain: ContentCreationChain) -> tuple[str, str]:
+    """The id token and initial input type of the run of `chain` in progress, else new ones."""
+    run = _CURRENT_RUN.get()
+    if run is not None and run.chain is chain:
+        return run.token, run.input_type
+    return secrets.token_hex(6), chain.get_initial_input_type()
+
+
+_INTERMEDIATE_PREFIX = "intermediate_"
+
+
+def _run_identity(chain: ContentCreationChain) -> tuple[str, str]:
+    """The id token and initial input type of the run of `chain` in progress, else new ones."""
+    run = _CURRENT_RUN.get()
+    if run is not None and run.chain is chain:
+        return run.token, run.input_type
+    return secrets.token_hex(6), chain.get_initial_input_type()
 
 
 class _Run:
@@ -587,6 +671,11 @@ def call_with_timeout(fn: Any, request: GenerationRequest, timeout: Any) -> Gene
 
 
 # Threads for sync generators called from an event loop: as many as branches can be in flight.
+_CURRENT_RUN: contextvars.ContextVar[_Run | None] = contextvars.ContextVar(
+    "aicp_current_run", default=None
+)
+"""The run `execute` is in (one per context, so concurrent runs never see each other's)."""
+
 _SYNC_CALL_THREADS = 64
 _sync_pool_lock = threading.Lock()
 _sync_pool: Any = None

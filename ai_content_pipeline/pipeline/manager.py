@@ -63,11 +63,15 @@ class AIPipelineManager:
         *,
         clock: Clock | None = None,
         scheduler: str | None = None,
+        create_dirs: bool = True,
     ) -> None:
+        """`create_dirs=False` skips the established side effect of creating ``output``,
+        ``temp`` and ``input`` under `base_dir` (the CLI and the harness write only where a
+        run puts its files)."""
         self.base_dir = Path(base_dir) if base_dir else Path.cwd()
         self.output_dir = self.base_dir / "output"
         self.temp_dir = self.output_dir / "temp"
-        self.file_manager = FileManager(str(self.base_dir))
+        self.file_manager = FileManager(str(self.base_dir), create_dirs=create_dirs)
         registry = generators if generators is not None else build_registry("stub")
         self.executor = ChainExecutor(
             self.file_manager, generators=registry, clock=clock, scheduler=scheduler
@@ -198,3 +202,8 @@ class AIPipelineManager:
 
     def cleanup_temp_files(self) -> int:
         return self.file_manager.cleanup_temp_files()
+
+    def __repr__(self) -> str:
+        """The established short form: base folder and how many models are available."""
+        total = sum(len(models) for models in self.get_available_models().values())
+        return f"AIPipelineManager(base_dir='{self.base_dir}', models={total})"

@@ -266,11 +266,15 @@ def build_intermediate_report(
     outputs: dict[str, Any],
     current_step: int,
     total_steps: int,
+    total_cost: float | None = None,
 ) -> dict[str, Any]:
-    """Snapshot after step `current_step` (1-based over enabled steps, spec §8 #16)."""
-    total_cost = 0.0
-    for result in step_results:  # step order, never re-sorted
-        total_cost += _number(result.get("cost"))
+    """Snapshot after step `current_step` (1-based over enabled steps, spec §8 #16).
+
+    Without `total_cost` the charges of `step_results` are summed, in step order."""
+    if total_cost is None:
+        total_cost = 0.0
+        for result in step_results:  # step order, never re-sorted
+            total_cost += _number(result.get("cost"))
 
     return {
         "report_type": "intermediate",

@@ -1,19 +1,22 @@
 """File handling for a pipeline run: output paths, temp files, hashing and bookkeeping.
 
-Two rules shape this module. Constructing a FileManager has no side effects (no directories
-appear until something is written), and every generated name is reproducible: names come from a
-content hash or a per-instance counter, never from the clock or a uuid (spec section 8 #5).
+The established interface is kept to the letter: construction creates the ``output``, ``temp``
+and ``input`` folders (``create_dirs=False`` opts out, for callers that must write nothing
+before a run starts), the methods take the established parameter names, and
+`organize_outputs` moves the files it is given. Every generated name is reproducible: names
+come from a content hash or a per-instance counter, never from the clock or a uuid (spec
+section 8 #5).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -47,7 +50,9 @@ class FileManager:
     list are guarded by a lock.
     """
 
-    def __init__(self, base_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, base_dir: str | os.PathLike[str] | None = None, *, create_dirs: bool = True
+    ) -> None:
         self.base_dir = Path(base_dir).absolute() if base_dir else Path.cwd()
         self.output_dir = self.base_dir / "output"
         self.temp_dir = self.base_dir / "temp"
@@ -55,6 +60,9 @@ class FileManager:
         self.temp_files: list[str] = []
         self._counter = 0
         self._lock = threading.Lock()
+        if create_dirs:
+            for directory in (self.output_dir, self.temp_dir, self.input_dir):
+                directory.mkdir(parents=True, exist_ok=True)
 
     # -- naming -----------------------------------------------------------------------------
 
@@ -112,8 +120,7 @@ class FileManager:
         ext = extension.strip().lstrip(".")
         return f"{base_name}_{unique}.{ext}" if ext else f"{base_name}_{unique}"
 
-    @staticmethod
-    def hash_content(content: bytes | bytearray | str) -> str:
+    def hash_content(self, content: bytes | bytearray | str) -> str:
         """SHA-256 hex digest; a str is hashed as UTF-8 text (never read as a path)."""
         if isinstance(content, str):
             data = content.encode("utf-8")
@@ -125,8 +132,7 @@ class FileManager:
 
     # -- moving files -------------------------------------------------------------------------
 
-    @staticmethod
-    def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> str:
+    def copy_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> str:
         """Copy src to dst (creating dst's parents) and return the destination path."""
         source = Path(src)
         if not source.is_file():
@@ -150,17 +156,19 @@ class FileManager:
 
     # -- inspecting files -----------------------------------------------------------------------
 
-    @staticmethod
-    def validate_file_format(path: str | os.PathLike[str], allowed_formats: Iterable[str]) -> bool:
+    def validate_file_format(
+        self, file_path: str | os.PathLike[str], allowed_formats: Iterable[str]
+    ) -> bool:
         """Whether the extension (any case) is one of allowed_formats (with or without dot)."""
-        suffix = Path(path).suffix.lower()
+        suffix = Path(file_path).suffix.lower()
         return bool(suffix) and suffix in {_normalise_extension(f) for f in allowed_formats}
 
-    @staticmethod
-    def get_file_info(path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Facts about a regular file; for a missing one `exists` is False, numbers 0, rest None."""
-        file = Path(path)
-        if not file.is_file():
+    def get_file_info(self, file_path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Facts about a file, as the established release gave them (`modified` is the
+        st_mtime float, `extension` the suffix as written); for a missing one `exists` is
+        False, the numbers 0 and the rest None."""
+        path = Path(file_path)
+        if not path.exists():
             return {
                 "exists": False,
                 "size": 0,
@@ -170,38 +178,38 @@ class FileManager:
                 "name": None,
                 "stem": None,
             }
-        stat = file.stat()
+        stat = path.stat()
         return {
             "exists": True,
             "size": stat.st_size,
             "size_mb": stat.st_size / _MB,
-            "modified": datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(),
-            "extension": file.suffix.lower(),
-            "name": file.name,
-            "stem": file.stem,
+            "modified": stat.st_mtime,
+            "extension": path.suffix,
+            "name": path.name,
+            "stem": path.stem,
         }
 
-    @staticmethod
-    def organize_outputs(
-        results: Iterable[Mapping[str, Any]], chain_name: str | None = None
-    ) -> dict[str, Any]:
-        """Summarise the files a run produced (existing `output_path`s, in order, no duplicates).
+    def organize_outputs(self, results: Mapping[str, Any], chain_name: str | None = None) -> None:
+        """Move each existing ``results["outputs"][step]["path"]`` into
+        ``output_dir/<chain_name or "pipeline_output">/<step>/`` and update that ``path``.
 
-        Nothing is moved: outputs already live where the steps wrote them.
+        Names that would leave output_dir (absolute, ``..``) are refused before anything moves.
         """
-        files: list[str] = []
-        total_bytes = 0
-        for result in results or []:
-            if not isinstance(result, Mapping):
+        folder = chain_name or "pipeline_output"
+        _check_component(folder, "Chain name")
+        outputs = results.get("outputs") or {}
+        moves: list[tuple[dict[str, Any], Path, Path]] = []
+        for step_name, step_result in outputs.items():
+            if not isinstance(step_result, dict):
                 continue
-            output_path = result.get("output_path")
-            if not output_path or str(output_path) in files:
+            output_path = step_result.get("path")
+            if not output_path or not Path(output_path).exists():
                 continue
-            path = Path(output_path)
-            if path.is_file():
-                files.append(str(output_path))
-                total_bytes += path.stat().st_size
-        return {"chain_name": chain_name, "files": files, "total_size_mb": total_bytes / _MB}
+            _check_component(str(step_name), "Step name")
+            source = Path(output_path)
+            moves.append((step_result, source, self.output_dir / folder / step_name / source.name))
+        for step_result, source, target in moves:
+            step_result["path"] = self.move_file(source, target)
 
     # -- housekeeping ---------------------------------------------------------------------------
 
@@ -230,30 +238,35 @@ class FileManager:
         return removed
 
     def get_storage_usage(self) -> dict[str, Any]:
-        """Bytes and file counts per existing directory (output, temp, input), plus totals."""
+        """The established summary: per folder ``{path, size_bytes, size_mb}`` (plus ``files``)
+        under ``output_dir``, ``temp_dir`` and ``input_dir`` (0 when a folder is missing), and
+        ``total_mb`` (plus ``total_bytes``, ``total_files``)."""
         usage: dict[str, Any] = {}
         total_bytes = 0
         total_files = 0
         for label, directory in (
-            ("output", self.output_dir),
-            ("temp", self.temp_dir),
-            ("input", self.input_dir),
+            ("output_dir", self.output_dir),
+            ("temp_dir", self.temp_dir),
+            ("input_dir", self.input_dir),
         ):
-            if not directory.is_dir():
-                continue
-            size, count = _directory_usage(directory)
+            size, count = _directory_usage(directory) if directory.is_dir() else (0, 0)
             usage[label] = {
                 "path": str(directory),
-                "bytes": size,
-                "files": count,
+                "size_bytes": size,
                 "size_mb": size / _MB,
+                "files": count,
             }
             total_bytes += size
             total_files += count
+        usage["total_mb"] = total_bytes / _MB
         usage["total_bytes"] = total_bytes
         usage["total_files"] = total_files
-        usage["total_size_mb"] = total_bytes / _MB
         return usage
+
+    def __del__(self) -> None:
+        """Remove the tracked temp files when the manager goes away, as the release did."""
+        with contextlib.suppress(Exception):
+            self.cleanup_temp_files()
 
 
 def _directory_usage(directory: Path) -> tuple[int, int]:

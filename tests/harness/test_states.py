@@ -193,7 +193,7 @@ def test_block_parallel_import_standalone() -> None:
         "block_parallel_import(); block_parallel_import()\n"
         "from ai_content_pipeline.pipeline.executor import ChainExecutor\n"
         "from ai_content_pipeline.utils.file_manager import FileManager\n"
-        "print(detect_state(ChainExecutor(FileManager('.'))))\n"
+        "print(detect_state(ChainExecutor(FileManager('.', create_dirs=False))))\n"
         "try:\n    import parallel\nexcept ImportError:\n    print('blocked')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
