@@ -234,7 +234,10 @@ def test_unknown_input_type_exits_2(tmp_path, base, capsys):
     )
     config = write(tmp_path, "audio.yaml", text)
     assert run(base, "run-chain", "--config", config) == 2
-    assert stderr_lines(capsys.readouterr().err) == ["error: Unknown input type: audio"]
+    lines = stderr_lines(capsys.readouterr().err)
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{config}:2: Unknown input type: audio")
+    assert "'input_type'" in lines[0]
     assert not (base / "output").exists()
 
 

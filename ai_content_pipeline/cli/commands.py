@@ -26,6 +26,7 @@ from ..pipeline.schedulers import load_scheduler, wanted_scheduler
 from ..pipeline.validation import did_you_mean
 from ..utils.validators import validate_aspect_ratio, validate_prompt
 from .output import check_save_json_name, finish_run, money, seconds, show_estimate
+from .run_chain import proceed
 from .session import Session
 
 PROMPT_MAX_LENGTH = 10_000
@@ -51,19 +52,36 @@ def _estimate_text(step_type: str, model: str) -> str:
 
 def cmd_setup(args: argparse.Namespace, session: Session) -> int:
     """Create output/ and input/ under --base-dir, then write the example configs."""
+    targets = _example_targets(args, session)
     manager = session.manager()
     for folder in (manager.output_dir, session.base_dir / "input"):
         Path(folder).mkdir(parents=True, exist_ok=True)
         session.say(f"Folder ready: {folder}")
-    return _write_examples(args, session)
+    return _write_examples(targets, session)
 
 
 def cmd_create_examples(args: argparse.Namespace, session: Session) -> int:
-    return _write_examples(args, session)
+    return _write_examples(_example_targets(args, session), session)
 
 
-def _write_examples(args: argparse.Namespace, session: Session) -> int:
-    written = session.manager().create_example_configs(session.resolve_dir(args.output_dir))
+def _example_targets(args: argparse.Namespace, session: Session) -> Path:
+    """The examples' folder; without --force, a file already there (perhaps edited by its
+    user) stops the command before anything is written."""
+    from ..pipeline.manager import EXAMPLE_CONFIGS
+
+    folder = Path(session.resolve_dir(args.output_dir) or session.base_dir / "input")
+    existing = [str(folder / name) for name in EXAMPLE_CONFIGS if (folder / name).exists()]
+    if existing and not args.force:
+        them = "it" if len(existing) == 1 else "them"
+        raise UsageError(
+            f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+            f"pass --force to overwrite {them} (nothing was written)"
+        )
+    return folder
+
+
+def _write_examples(folder: Path, session: Session) -> int:
+    written = session.manager().create_example_configs(str(folder))
     for path in written:
         print(f"Wrote {path}")
     return 0
@@ -87,23 +105,50 @@ def cmd_generate_image(args: argparse.Namespace, session: Session) -> int:
     step = PipelineStep(StepType.TEXT_TO_IMAGE, model, {"aspect_ratio": args.aspect_ratio})
     chain = ContentCreationChain(name="generate_image", steps=[step], config=config)
     show_estimate(session, manager.estimate_chain_cost(chain), chain.estimate_time())
+    if args.model == "auto":
+        _say_auto_choice(session, "text_to_image", model, "--model")
+    if not proceed(args.no_confirm):
+        return 0
     result = manager.execute_chain(chain, args.text)
     return finish_run(session, result, args.save_json)
 
 
 def cmd_create_video(args: argparse.Namespace, session: Session) -> int:
-    """Text -> image -> video via `manager.quick_create_video`."""
+    """Text -> image -> video: the chain `manager.quick_create_video` runs, shown and priced
+    (with what `auto` chose) and confirmed on a terminal before anything is spent."""
+    from ..pipeline.manager import quick_video_chain
+
     check_save_json_name(args.save_json)
     _check_text(args.text)
     _check_model("text_to_image", args.image_model, "--image-model")
     _check_model("image_to_video", args.video_model, "--video-model")
-    result = session.manager().quick_create_video(
-        args.text,
-        image_model=args.image_model,
-        video_model=args.video_model,
-        output_dir=args.output_dir,
+    manager = session.manager()
+    chain = quick_video_chain(
+        manager.text_to_image, args.image_model, args.video_model, args.output_dir
     )
+    show_estimate(session, manager.estimate_chain_cost(chain), chain.estimate_time())
+    image_step, video_step = chain.steps
+    if args.image_model == "auto":
+        _say_auto_choice(session, "text_to_image", image_step.model, "--image-model")
+    if args.video_model == "auto":
+        _say_auto_choice(session, "image_to_video", video_step.model, "--video-model")
+    if not proceed(args.no_confirm):
+        return 0
+    result = manager.execute_chain(chain, args.text)
     return finish_run(session, result, args.save_json)
+
+
+def _say_auto_choice(session: Session, step_type: str, chosen: str, flag: str) -> None:
+    """`auto` never spends silently: name the model it chose and the cheapest alternative."""
+    prices = {m: COST_ESTIMATES.get(step_type, {}).get(m) for m in SUPPORTED_MODELS[step_type]}
+    known = {m: cost for m, cost in prices.items() if cost is not None}
+    line = f"{flag} auto chose {chosen}"
+    if chosen in known:
+        line += f" ({money(known[chosen])})"
+    cheapest = min(known, key=lambda m: known[m], default=None)
+    if cheapest is not None and chosen in known and known[cheapest] < known[chosen]:
+        line += f"; the cheapest is {cheapest} ({money(known[cheapest])}): {flag} {cheapest}"
+    session.say(line)
 
 
 def _check_text(text: str) -> None:

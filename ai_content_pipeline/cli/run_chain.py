@@ -2,6 +2,8 @@
 
 Why load twice (here and in the manager): the loader keeps the key -> line map that turns each
 validation `Problem` into `FILE:LINE: message`, and nothing may be spent on an invalid file.
+Both commands end their checks with `check_runnable`, so `validate` passes exactly what
+`run-chain` would start.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from ..config.features import features_file_warnings
 from ..config.known_keys import KeyWarning, unknown_keys
 from ..config.loader import LoadedConfig, load_config_file
 from ..pipeline.chain import ContentCreationChain
-from ..pipeline.validation import find_problems
-from .inputs import resolve_input
+from ..pipeline.validation import _escapes, find_problems
+from .inputs import InputProblem, resolve_input
 from .output import check_save_json_name, finish_run, money, seconds, show_estimate
 from .session import Session
 
@@ -48,10 +50,47 @@ def warn_or_fail(loaded: LoadedConfig, problems: list[str], strict: bool) -> lis
     return problems
 
 
+def check_runnable(
+    args: argparse.Namespace, loaded: LoadedConfig, problems: list[str]
+) -> tuple[list[str], str | None]:
+    """What `run-chain` refuses before spending beyond the file's own problems: where it would
+    write, and its input (flags first, then the file); for `run-chain` and `validate` alike.
+
+    Returns every problem line (`FILE:LINE: message`) and, when there are none, the input. A bad
+    flag raises `UsageError` instead (one `error:` line).
+    """
+    problems = [*problems, *output_dir_problems(loaded)]
+    if problems:
+        return problems, None
+    chain = ContentCreationChain.from_config(loaded.data)
+    try:
+        return [], resolve_input(args, chain.get_initial_input_type(), loaded.data)
+    except InputProblem as exc:
+        if exc.location is None:
+            raise
+        return [f"{loaded.where(exc.location)}: {exc}"], None
+
+
+def output_dir_problems(loaded: LoadedConfig) -> list[str]:
+    """A pipeline file writes only inside --base-dir, as its temp_dir stays inside output_dir.
+
+    Checked here, not in `find_problems`: Python callers may still give a chain any folder.
+    """
+    value = loaded.data.get("output_dir")
+    if not isinstance(value, str) or not _escapes(value):
+        return []
+    return [
+        f"{loaded.where(('output_dir',))}: top-level field 'output_dir' must be a relative "
+        f"path inside --base-dir, got '{value}'; to write elsewhere, pass --base-dir DIR "
+        "(output_dir is relative to it)"
+    ]
+
+
 def cmd_validate(args: argparse.Namespace, session: Session) -> int:
     """Exit 0 with a one-line summary, or one line per problem on stderr and exit 2."""
     loaded, problems = load_checked(args.config)
     problems = warn_or_fail(loaded, problems, args.strict)
+    problems, _ = check_runnable(args, loaded, problems)
     if problems:
         _print_problems(problems)
         return EXIT_USAGE
@@ -70,16 +109,15 @@ def cmd_run_chain(args: argparse.Namespace, session: Session) -> int:
     check_save_json_name(args.save_json)
     loaded, problems = load_checked(args.config)
     problems = warn_or_fail(loaded, problems, args.strict)
-    if problems:
+    problems, input_data = check_runnable(args, loaded, problems)
+    if problems or input_data is None:
         _print_problems(problems)
         return EXIT_USAGE
     manager = session.manager()
     chain = manager.create_chain_from_config(args.config)
-    input_data = resolve_input(args, chain.get_initial_input_type(), loaded.data)
     session.say(f"Chain: {chain.name}")
     show_estimate(session, manager.estimate_chain_cost(chain), chain.estimate_time())
-    if not args.no_confirm and stdin_is_tty() and not confirm("Proceed? [y/N] "):
-        print("Cancelled; nothing was run.")
+    if not proceed(args.no_confirm):
         return 0
     result = manager.execute_chain(chain, input_data)
     return finish_run(session, result, args.save_json)
@@ -99,6 +137,17 @@ def confirm(question: str) -> bool:
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def proceed(no_confirm: bool) -> bool:
+    """Every command that spends asks here, after showing its plan and cost (--no-confirm/-y
+    skips the question; it is never asked when stdin is not a terminal)."""
+    if no_confirm or not stdin_is_tty():
+        return True
+    if confirm("Proceed? [y/N] "):
+        return True
+    print("Cancelled; nothing was run.")
+    return False
 
 
 def _print_problems(problems: list[str]) -> None:

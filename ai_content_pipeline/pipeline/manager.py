@@ -53,6 +53,33 @@ EXAMPLE_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def quick_video_chain(
+    text_to_image: UnifiedTextToImageGenerator,
+    image_model: str = "auto",
+    video_model: str = "auto",
+    output_dir: str | None = None,
+) -> ContentCreationChain:
+    """The chain `quick_create_video` runs, with `auto` resolved: one rule, so the plan the CLI
+    shows before spending names exactly the models that run.
+
+    `auto` is the established choice: the speed pick for the image, the first listed
+    image_to_video model (veo3, the dearest) for the video.
+    """
+    image = text_to_image.recommend_model("speed") if image_model == "auto" else image_model
+    video = SUPPORTED_MODELS["image_to_video"][0] if video_model == "auto" else video_model
+    config: dict[str, Any] = {}
+    if output_dir:
+        config["output_dir"] = output_dir
+    return ContentCreationChain(
+        name="quick_video_creation",
+        steps=[
+            PipelineStep(StepType.TEXT_TO_IMAGE, image, {}),
+            PipelineStep(StepType.IMAGE_TO_VIDEO, video, {}),
+        ],
+        config=config,
+    )
+
+
 class AIPipelineManager:
     """Creates and runs chains; one executor per manager."""
 
@@ -150,21 +177,7 @@ class AIPipelineManager:
         output_dir: str | None = None,
     ) -> ChainResult:
         """Text -> image -> video with the recommended (or given) models."""
-        image = (
-            self.text_to_image.recommend_model("speed") if image_model == "auto" else image_model
-        )
-        video = SUPPORTED_MODELS["image_to_video"][0] if video_model == "auto" else video_model
-        config: dict[str, Any] = {}
-        if output_dir:
-            config["output_dir"] = output_dir
-        chain = ContentCreationChain(
-            name="quick_video_creation",
-            steps=[
-                PipelineStep(StepType.TEXT_TO_IMAGE, image, {}),
-                PipelineStep(StepType.IMAGE_TO_VIDEO, video, {}),
-            ],
-            config=config,
-        )
+        chain = quick_video_chain(self.text_to_image, image_model, video_model, output_dir)
         return self.execute_chain(chain, text)
 
     def estimate_chain_cost(self, chain: ContentCreationChain) -> dict[str, Any]:

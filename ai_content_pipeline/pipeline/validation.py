@@ -81,6 +81,8 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # Whether an earlier enabled prompt_generation can give later subtitles their text.
+        self.prompt_generated = False
 
     def add(self, location: Location, message: str) -> None:
         self.problems.append(Problem(location, message))
@@ -112,6 +114,8 @@ class _Checker:
             if not self._check_step_fields(raw, location, label):
                 continue
             step_type = raw["type"]
+            if step_type == "prompt_generation":
+                self.prompt_generated = True
             if step_type == "parallel_group":
                 available = self._check_group(raw, location, label, available)
                 continue
@@ -241,6 +245,25 @@ class _Checker:
                 (*location, "format"),
                 f"{named} field 'params.format' must be 'srt' or 'vtt', got '{subtitle_format}'",
             )
+        if step_type == "generate_subtitles":
+            self._check_subtitle_text(params, location, named)
+
+    def _check_subtitle_text(
+        self, params: Mapping[str, Any], location: Location, named: str
+    ) -> None:
+        """Subtitles without text fail only when reached, after the paid steps before them ran.
+
+        The text is `params.subtitle_text`, else the prompt of an earlier prompt_generation
+        (spec section 5); a group counts when any of its branches is one, since it may be chosen.
+        """
+        text = params.get("subtitle_text")
+        if self.prompt_generated or (text is not None and str(text).strip()):
+            return
+        self.add(
+            (*location, "subtitle_text"),  # the line of the key, else of params or the step
+            f"{named} field 'params.subtitle_text' is missing or empty: set it, or run a "
+            "prompt_generation step before this one (its prompt becomes the subtitles)",
+        )
 
     def _check_group(
         self, raw: Mapping[str, Any], location: Location, label: str, available: str
@@ -309,6 +332,10 @@ class _Checker:
                         f"{output_files[str(out_file)]}",
                     )
                 output_files.setdefault(str(out_file), position)
+        if any(
+            isinstance(b, Mapping) and b.get("type") == "prompt_generation" for _, b in branches
+        ):
+            self.prompt_generated = True
         if len(outputs) > 1:
             kinds = ", ".join(f"branch {p} gives {t}" for t, p in outputs.items())
             self.add(
