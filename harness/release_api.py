@@ -11,8 +11,10 @@ breaking-change rules, keyword names included, plus the few rules griffe lacks.
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +143,41 @@ def _scope_bases(module: griffe.Module) -> None:
                             part.parent = member.parent  # type: ignore[assignment]
 
 
+BUNDLED_RECORD = Path(__file__).resolve().parent.parent / "snapshots" / f"{RELEASE_STEM}.json"
+"""The record this repository ships; a gate on another snapshots folder without its own copy
+compares with this one."""
+
+
 def check_against_release(record: Path, current: griffe.Module | None = None) -> ApiReport:
-    """Every breaking change of this checkout's public API against the recorded release."""
-    release = load_release_api(record)
-    return check_api(release.module, current if current is not None else load_package())
+    """Every breaking change of this checkout's public API against the recorded release.
+
+    Without `current`, the checkout's package is loaded, and the verdict is cached for as long
+    as neither the record nor a source file of the package changes (a gate's self-tests run
+    the gate dozens of times in one process)."""
+    if current is not None:
+        return check_api(load_release_api(record).module, current)
+    record = record.resolve()
+    return _cached_check(record, _fingerprint(record), load_package)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_check(
+    record: Path, fingerprint: tuple[tuple[str, int, int], ...], loader: Callable[[], griffe.Module]
+) -> ApiReport:
+    """`loader` is part of the key: a replaced loader is never served another one's verdict."""
+    return check_api(load_release_api(record).module, loader())
+
+
+def _fingerprint(record: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of the record and of every source file of the checkout's package."""
+    package = Path(__file__).resolve().parent.parent / PACKAGE_NAME
+    files = [record, *sorted(package.rglob("*.py"))]
+    stamps = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            stamps.append((str(path), -1, -1))
+            continue
+        stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)

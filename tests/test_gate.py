@@ -270,13 +270,15 @@ def test_json_and_junit_written_on_failure(corpus: Path, snapshots: Path, tmp_pa
     assert {"path": "step_results[0].cost", "golden": 0.5}.items() <= cell["diffs"][0].items()
     assert data["records"]["01_text_to_image_basic"]["off"]["status"] == "missing"
     assert data["api"]["status"] == "match"
+    assert data["api_release"] == {"status": "match", "message": "", "breaking": []}
     assert data["perf"]["status"] == "skipped"
     assert {"record", "compare", "api", "total"} <= set(data["timings"])
 
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
-    assert len(cases) == 3 * 3 + 1 + 1  # YAML x state, api, perf (skipped)
+    assert len(cases) == 3 * 3 + 2 + 1  # YAML x state, both API baselines, perf (skipped)
+    assert {"__api__", "__api_release__"} <= {c.get("name") for c in cases}
     failed = {c.get("name") for c in cases if c.find("failure") is not None}
     assert f"{GROUP}[on]" in failed and "01_text_to_image_basic[absent]" in failed
     assert suite.get("failures") == str(len(failed)) == "6"
