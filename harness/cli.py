@@ -1,7 +1,8 @@
 """`harness gate` / `harness update`: argument parsing and exit codes, nothing else.
 
 Exit codes: 0 pass, 1 failure, 2 usage error (bad flag, unknown folder, no YAMLs, update refused
-in CI), 130 interrupted. Errors are one line; a traceback only with ``--debug``.
+in CI, by another update holding the golden folder, or by a folder it cannot write), 130
+interrupted. Errors are one line; a traceback only with ``--debug``.
 """
 
 from __future__ import annotations

@@ -511,10 +511,12 @@ def print_summary(result: GateResult, out: TextIO) -> None:
     print(render_table(result, symbols), file=out)
     api = result.api
     api_line = {
-        MATCH: "no breaking change",
-        MISMATCH: f"{len(api.breaking)} breaking change(s)",
-    }.get(api.status, api.message or api.status)
-    print(f"api: {symbols.get(api.status, api.status)} {api_line}", file=out)
+        MATCH: " no breaking change",
+        MISMATCH: f" {len(api.breaking)} breaking change(s)",
+        MISSING: "",  # the failure lines below say why, once
+        ERROR: "",
+    }.get(api.status, f" {api.message or api.status}")
+    print(f"api: {symbols.get(api.status, api.status)}{api_line}", file=out)
     for line in api.additions:
         print(f"  addition: {line}", file=out)
     release = result.release_api

@@ -4,6 +4,12 @@ Why one module owns this: `harness update`, `harness gate` and `pytest --snapsho
 agree byte for byte on the format and on where a record lives, and a crash half-way through a
 write must never leave a truncated golden behind. `serialize` is THE format; `GoldenStore.write`
 is the only writer (the syrupy extension calls it too).
+
+Writers lock the folder itself (`flock` on the directory: no lock file, nothing for git to see):
+an update holds it exclusively for its whole run, a single write (`pytest --snapshot-update`,
+one per xdist worker) shares it. So under an update's lock no other writer is alive, and any
+temp file in the folder is a killed writer's: the update removes it. A temp file is named
+``.<record>.<random>.tmp``, which `.gitignore` ignores in ``snapshots/``.
 """
 
 from __future__ import annotations
@@ -61,6 +67,11 @@ class GoldenError(Exception):
     """A golden record that cannot be used (corrupt file, bad name); the message names it."""
 
 
+class FolderUnavailable(GoldenError):
+    """An update cannot take the golden folder (another update holds it, or it is read-only);
+    raised before anything is recorded or written."""
+
+
 def serialize(record: Mapping[str, Any]) -> str:
     """The one golden-record format: sorted keys, 2-space indent, UTF-8 text, final newline."""
     return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -98,12 +109,73 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def _probe_writable(folder: Path) -> None:
+    """Create and remove a temp file: the one sure test (permissions, root, a read-only mount)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f"{_TEMP_PREFIX}probe.", suffix=_TEMP_SUFFIX)
+    os.close(fd)
+    os.unlink(name)
+
+
+def _unwritable(folder: Path, exc: OSError) -> FolderUnavailable:
+    return FolderUnavailable(
+        f"cannot write the golden record folder {folder}: {exc.strerror or exc}; "
+        "nothing was recorded or changed"
+    )
+
+
 def _file_mode(path: Path) -> int:
     """Keep an existing file's mode; new files get 0o644 (mkstemp would give 0o600)."""
     try:
         return path.stat().st_mode & 0o777
     except OSError:
         return 0o644
+
+
+_HELD: set[Path] = set()
+"""Folders this process holds for an update: its own writes there need no shared lock (taking
+one would wait for itself)."""
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, operation: int) -> Iterator[None]:
+    """`flock` on the folder itself; released when the block ends or the process dies."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, operation)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@dataclass
+class UpdateLock:
+    """An update's exclusive hold on a golden folder (see `GoldenStore.lock_for_update`)."""
+
+    folder: Path
+    created: bool
+    """The update made the folder: if it wrote nothing there, `release` removes it again."""
+    removed: list[Path] = field(default_factory=list)
+    """Temp files of killed writers, removed on taking the lock."""
+    _hold: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
+
+    def release(self) -> None:
+        _HELD.discard(self.folder)
+        if self.created:
+            self.created = False
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # only if still empty
+        self._hold.close()
+
+    def __enter__(self) -> UpdateLock:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
 
 
 @dataclass
@@ -114,6 +186,45 @@ class GoldenStore:
 
     def __post_init__(self) -> None:
         self.snapshots_dir = Path(self.snapshots_dir)
+
+    def lock_for_update(self) -> UpdateLock:
+        """Hold the folder for one update, or raise `FolderUnavailable` (one line naming the
+        folder) when another update holds it or it cannot be written; then remove the temp
+        files killed writers left (under this lock none is a live writer's)."""
+        folder = self.snapshots_dir
+        created = not folder.is_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            key = folder.resolve()
+        except OSError as exc:
+            raise _unwritable(folder, exc) from exc
+        lock = UpdateLock(key, created)
+        if fcntl is not None:
+            try:
+                lock._hold.enter_context(_folder_lock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB))
+            except BlockingIOError as exc:
+                raise FolderUnavailable(
+                    f"another update is writing the golden records in {folder}; "
+                    "wait for it to finish, then run again"
+                ) from exc
+        try:
+            _probe_writable(folder)
+        except OSError as exc:
+            lock.release()
+            raise _unwritable(folder, exc) from exc
+        _HELD.add(key)
+        for path in self.stale_temp_files():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                lock.removed.append(path)
+        return lock
+
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        """A write's share of the folder lock: waits while an update (another process) holds
+        it; nothing when this process holds it or there is no flock."""
+        if fcntl is None or self.snapshots_dir.resolve() in _HELD:
+            return contextlib.nullcontext()
+        return _folder_lock(self.snapshots_dir, fcntl.LOCK_SH)
 
     def path_for(self, stem: str) -> Path:
         return self.snapshots_dir / f"{check_stem(stem, allow_reserved=True)}{SUFFIX}"
@@ -140,7 +251,18 @@ class GoldenStore:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            raise GoldenError(f"cannot read golden record {path}: {exc}") from exc
+            raise GoldenError(
+                f"cannot read golden record {path}: {exc}; restore it from git or run "
+                "`harness update`"
+            ) from exc
+
+    def stored_text(self, stem: str) -> str | None:
+        """What an update compares with: `read_text`, but an unreadable record (not UTF-8, no
+        read permission) is ``""``, which differs from every record, so it is rewritten."""
+        try:
+            return self.read_text(stem)
+        except GoldenError:
+            return ""
 
     def read(self, stem: str) -> dict[str, Any] | None:
         """The stored record, None when absent; a corrupt file is an error naming it."""
@@ -148,6 +270,11 @@ class GoldenStore:
         if text is None:
             return None
         path = self.path_for(stem)
+        if not text.strip():
+            raise GoldenError(
+                f"corrupt golden record {path}: the file is empty; restore it from git or run "
+                "`harness update`"
+            )
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -155,21 +282,32 @@ class GoldenStore:
                 f"corrupt golden record {path}: {exc}; restore it from git or run `harness update`"
             ) from exc
         if not isinstance(data, dict):
-            raise GoldenError(f"corrupt golden record {path}: expected a JSON object")
+            raise GoldenError(
+                f"corrupt golden record {path}: expected a JSON object; restore it from git or "
+                "run `harness update`"
+            )
         return data
 
     def write(self, stem: str, record: Mapping[str, Any]) -> Path:
         """Write one record atomically (and only that one)."""
+        return self.write_text(stem, serialize(record))
+
+    def write_text(self, stem: str, text: str) -> Path:
+        """Write one already-serialized record atomically, under the folder lock."""
         path = self.path_for(stem)
-        atomic_write_text(path, serialize(record))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._writing():
+            atomic_write_text(path, text)
         return path
 
     def remove(self, stem: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path_for(stem).unlink()
+        path = self.path_for(stem)
+        with contextlib.suppress(FileNotFoundError), self._writing():
+            path.unlink()
 
     def stale_temp_files(self) -> list[Path]:
-        """Temp files left by a killed writer (never read as records; listed for tests/cleanup)."""
+        """Temp files in the folder (never read as records): a killed writer's, unless a writer
+        is running; `lock_for_update` removes them."""
         if not self.snapshots_dir.is_dir():
             return []
         return sorted(
@@ -215,7 +353,7 @@ def plan_update(
     for stem in sorted(new_records):
         if stem not in ran:
             continue
-        old = store.read_text(stem)
+        old = store.stored_text(stem)
         if old is None:
             plan.added.append(stem)
         elif old != serialize(new_records[stem]):

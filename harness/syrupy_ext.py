@@ -3,7 +3,9 @@
 Why: `pytest --snapshot-update` and `harness update` must produce the same files, byte for byte,
 at the same place. So this extension stores a snapshot at exactly ``<snapshots>/<name>.json``
 (the name is the YAML stem, passed as ``snapshot(name=stem)`` or taken from the test's ``stem``
-parameter), formats it with `golden.serialize`, and writes through `golden.atomic_write_text`.
+parameter), formats it with `golden.serialize`, and writes through `golden.GoldenStore` (atomic,
+under the folder's shared lock: xdist workers write side by side, a running `harness update`
+makes them wait).
 
 Golden records are shared by all three states and by the gate, so syrupy must never decide one
 is "unused" (a ``-k on`` run does not use them, a deleted YAML is `harness update`'s business):
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from syrupy.data import SnapshotCollection, SnapshotCollections
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from .golden import SUFFIX, atomic_write_text, check_stem, serialize
+from .golden import SUFFIX, GoldenStore, check_stem, serialize
 
 if TYPE_CHECKING:
     from syrupy.location import PyTestLocation
@@ -113,11 +115,12 @@ class GoldenRecordExtension(SingleFileSnapshotExtension):
         snapshot_collection: SnapshotCollection,
         name_order: dict[str, int] | None = None,
     ) -> None:
-        """Atomic, like `GoldenStore.write`: an interrupted update never truncates a record."""
+        """Through `GoldenStore.write_text`: an interrupted update never truncates a record."""
         data = next(iter(snapshot_collection)).data
         if not isinstance(data, str):
             raise TypeError(f"expected serialized text, got {type(data).__name__}")
-        atomic_write_text(Path(snapshot_collection.location), data)
+        location = Path(snapshot_collection.location)
+        GoldenStore(location.parent).write_text(location.name[: -len(SUFFIX)], data)
 
     # -- never "unused" ----------------------------------------------------------------------
 
@@ -133,6 +136,7 @@ class GoldenRecordExtension(SingleFileSnapshotExtension):
         self, *, snapshot_location: str, snapshot_name: str, session_id: str
     ) -> Any:
         try:
-            return Path(snapshot_location).read_text(encoding="utf-8")
+            # A record that is not UTF-8 (corrupt) differs from every record: an update rewrites it.
+            return Path(snapshot_location).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return None

@@ -5,6 +5,10 @@ Why this order: the reference state (``off``, the shipped default) defines what 
 atomically, and only for the YAMLs that ran — a ``-k`` run never touches (or removes) any other
 record. In CI a golden record must never be rewritten silently, hence the refusal without
 ``--force``.
+
+An update holds the golden folder's lock from before recording to the end (a second update
+refuses, one line, exit 2; so does a folder it cannot write, before anything is recorded), and
+on taking it removes the temp files of writers killed mid-write.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from .gate import (
 )
 from .golden import (
     API_STEM,
+    FolderUnavailable,
     GoldenError,
     GoldenStore,
     UpdatePlan,
@@ -101,6 +106,14 @@ def run_update(options: UpdateOptions) -> UpdateResult:
     others = [s for s in STATES if s != REFERENCE_STATE]
     selected, all_stems = discover_inputs(options.input_dir, options.pattern)
     store = GoldenStore(options.snapshots_dir)
+    try:
+        lock = store.lock_for_update()
+    except FolderUnavailable as exc:
+        print(f"harness update: {exc}", file=err)
+        result.exit_code = EXIT_USAGE
+        return result
+    for path in lock.removed:
+        say(f"removed {path.name}, left by a writer that was killed mid-write")
     started = time.perf_counter()
     try:
         say(f"recording {len(selected)} YAML(s) in {', '.join(STATES)}…")
@@ -126,6 +139,8 @@ def run_update(options: UpdateOptions) -> UpdateResult:
         print("harness update: interrupted; records already written are complete", file=err)
     except RecordingFailed as exc:
         result.errors.append(str(exc))
+    finally:
+        lock.release()
     for line in [*result.mismatches, *result.errors]:
         print(line, file=out)
     elapsed = time.perf_counter() - started
@@ -184,7 +199,7 @@ def _write_api(store: GoldenStore, result: UpdateResult) -> None:
 
     try:
         snapshot = snapshot_api()
-        old = store.read_text(API_STEM)
+        old = store.stored_text(API_STEM)  # an unreadable record reads "" and is rewritten
     except GoldenError as exc:
         result.api = "error"
         result.errors.append(str(exc))
