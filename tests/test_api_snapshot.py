@@ -173,9 +173,7 @@ def test_method_made_static_with_a_renamed_parameter_breaks(tmp_path: Path) -> N
 
 
 def test_staticmethod_made_a_self_method_breaks_class_level_calls(tmp_path: Path) -> None:
-    old_core = edited(
-        "    def stop(self) -> None:", "    @staticmethod\n    def stop() -> None:"
-    )
+    old_core = edited("    def stop(self) -> None:", "    @staticmethod\n    def stop() -> None:")
     baseline = api.load_package("tinypkg", [write_package(tmp_path / "old", old_core)])
     current = api.load_package("tinypkg", [write_package(tmp_path / "new")])
     report = api.check_api(baseline, current, surface=SURFACE)
