@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.golden import atomic_write_text  # noqa: E402
+from harness.golden import GoldenStore, atomic_write_text  # noqa: E402
 from harness.release_api import (  # noqa: E402
     RELEASE_DISTRIBUTION,
     RELEASE_STEM,
@@ -59,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         wheel = args.wheel or _download(Path(scratch) / "wheel", args.version)
         package_root = extract_wheel_package(wheel, Path(scratch) / "src")
-        atomic_write_text(args.out, dump_release_api(package_root, args.version))
+        text = dump_release_api(package_root, args.version)
+        if args.out.name == f"{RELEASE_STEM}.json":  # in a golden folder: under its write lock
+            GoldenStore(args.out.parent).write_text(RELEASE_STEM, text)
+        else:
+            atomic_write_text(args.out, text)
     print(f"record_release_api: wrote {args.out} from {wheel.name}")
     return 0
 
