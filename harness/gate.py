@@ -119,6 +119,8 @@ class GateResult:
     report_errors: list[str] = field(default_factory=list)
     golden_errors: dict[str, str] = field(default_factory=dict)
     """stem -> why its golden record is unusable (corrupt, unreadable): one line, not per state."""
+    file_errors: dict[str, list[str]] = field(default_factory=dict)
+    """stem -> the lines `aicp validate --strict` refuses its YAML with (it is not recorded)."""
 
     def cell(self, stem: str, state: str) -> Cell:
         return self.cells.get(stem, {}).get(state, Cell(NOT_RUN))
@@ -233,7 +235,9 @@ def fill_cells(
             records = recorded.get(state)
             if records is None:
                 continue
-            if stem in records.errors:
+            if stem in result.file_errors:
+                row[state] = Cell(ERROR, "; ".join(result.file_errors[stem]))
+            elif stem in records.errors:
                 row[state] = Cell(ERROR, f"run failed: {records.errors[stem]}")
             elif stem in golden_errors:
                 row[state] = Cell(ERROR, golden_errors[stem])
@@ -283,6 +287,7 @@ def run_gate(options: GateOptions) -> GateResult:
     started = time.perf_counter()
     try:
         with clock.phase("record"):
+            result.file_errors = _file_errors(selected)
             say(f"recording {len(selected)} YAML(s) in {len(states)} state(s)…")
             recorded = _record_all(options, states, result, say)
         with clock.phase("compare"):
@@ -330,6 +335,15 @@ def _record_all(
         for stem in result.stems:
             result.cells[stem] = {state: Cell(ERROR, message) for state in states}
         return {}
+
+
+def _file_errors(paths: Iterable[Path]) -> dict[str, list[str]]:
+    """The selected YAMLs `aicp validate --strict` refuses, with its lines (the recorder
+    refuses them too, in every state, with the same text)."""
+    from .record import pipeline_file_lines
+
+    found = {path.stem: pipeline_file_lines(path) for path in paths}
+    return {stem: lines for stem, lines in found.items() if lines}
 
 
 def _read_goldens(
@@ -479,14 +493,18 @@ def failure_lines(result: GateResult) -> list[str]:
     """Everything that made the gate fail, one finding per line (diffs capped per cell)."""
     lines: list[str] = []
     for stem in result.stems:
+        file_error = result.file_errors.get(stem, [])
+        # `aicp validate` refuses the YAML: its lines, once, whatever the state
+        lines.extend(f"{stem}: {line}" for line in file_error)
         golden_error = result.golden_errors.get(stem)
         if golden_error:  # the file is wrong, whatever the state: one line naming it
             lines.append(f"{stem}: {golden_error}")
+        said = {golden_error, "; ".join(file_error) if file_error else None}
         for state in result.states:
             cell = result.cell(stem, state)
             if cell.status == MISMATCH:
                 lines.extend(describe(stem, state, cell.diffs).splitlines())
-            elif cell.status in (MISSING, ERROR) and cell.message != golden_error:
+            elif cell.status in (MISSING, ERROR) and cell.message not in said:
                 lines.append(f"{stem} [{state}] {cell.message}")
     lines.extend(f"{stem}: unused golden record (no YAML {stem}.yaml)" for stem in result.unused)
     if result.api.status in (MISSING, ERROR):

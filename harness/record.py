@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ai_content_pipeline.cli.run_chain import pipeline_file_problems
 from ai_content_pipeline.clock import RealClock, VirtualClock
-from ai_content_pipeline.config.known_keys import unknown_keys
-from ai_content_pipeline.config.loader import load_config_file
 from ai_content_pipeline.errors import ConfigError
 from ai_content_pipeline.models.stub import JITTER_SEED_ENV, LATENCY_FACTORS, TIME_SCALE_ENV
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
@@ -277,16 +276,25 @@ def _json_ready(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-def check_known_keys(yaml_path: Path) -> None:
-    """Raise `ConfigError` naming every unknown key of the file: `aicp` only warns about them
-    (files with newer keys must still run), but a corpus YAML with a misspelt key would record
-    a pipeline other than the one it claims to be, so the harness is strict."""
-    warnings = unknown_keys(load_config_file(yaml_path))
-    if warnings:
-        raise ConfigError(
-            "unknown keys are errors in the harness: "
-            + "; ".join(warning.as_error() for warning in warnings)
-        )
+def pipeline_file_lines(yaml_path: Path) -> list[str]:
+    """The lines `aicp validate --strict --config YAML_PATH` refuses the file with (its input
+    aside: the harness also finds inputs next to the YAML); ``[]`` for a file it accepts.
+
+    Strict: `aicp` only warns about unknown keys (files with newer keys must still run), but a
+    corpus YAML with a misspelt key would record a pipeline other than the one it claims to be.
+    """
+    try:
+        return pipeline_file_problems(str(yaml_path))
+    except ConfigError as exc:
+        return [str(exc)]
+
+
+def check_pipeline_file(yaml_path: Path) -> None:
+    """Raise `ConfigError` with `pipeline_file_lines` (joined by ``; ``) when there are any: a
+    YAML `aicp validate` refuses is never recorded."""
+    lines = pipeline_file_lines(yaml_path)
+    if lines:
+        raise ConfigError("; ".join(lines))
 
 
 def _problem_lines(kind: str, problems: Sequence[str]) -> list[str]:
@@ -297,7 +305,7 @@ class _Recorder:
     """Runs one pipeline (possibly many times) through ONE executor and records each run."""
 
     def __init__(self, yaml_path: Path, settings: RecordSettings, workdir: Path, state: str):
-        check_known_keys(yaml_path)
+        check_pipeline_file(yaml_path)
         self.yaml_path = yaml_path
         self.settings = settings
         self.workdir = workdir

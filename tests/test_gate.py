@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from ai_content_pipeline.__main__ import main as ai_main
 from harness import gate as gate_module
 from harness import golden as golden_module
 from harness.cli import main
@@ -660,8 +661,15 @@ def test_broken_yaml_is_an_error_cell_with_one_line(
     (folder / "50_broken.yaml").write_text("name: 50_broken\nsteps: [\n", encoding="utf-8")
     assert gate(folder, snapshots, "--states", "off") == 1
     out = capsys.readouterr().out
-    line = next(x for x in out.splitlines() if x.startswith("50_broken [off]"))
-    assert "run failed:" in line
+    broken = folder / "50_broken.yaml"
+    # the line `aicp validate` gives (without its "error: "), once, after the stem
+    said = [x for x in out.splitlines() if x.startswith("50_broken")]
+    assert said[1:] == [
+        f"50_broken: {broken}:3: invalid YAML: while parsing a flow node, expected the node "
+        "content, but found '<stream end>'"
+    ]
+    assert ai_main(["validate", "--config", str(broken)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {said[1].split(': ', 1)[1]}"]
     assert "Traceback" not in out
     row = next(x for x in out.splitlines() if x.startswith("50_broken "))
     assert row.split() == ["50_broken", "error"]

@@ -9,6 +9,7 @@ import pytest
 
 from ai_content_pipeline.config.loader import (
     MAX_ALIASES,
+    MAX_DEPTH,
     MAX_FILE_BYTES,
     LoadedConfig,
     load_config_file,
@@ -245,7 +246,7 @@ def test_unsupported_extension(tmp_path: Path) -> None:
 def test_file_over_one_mib_is_refused_without_parsing(tmp_path: Path) -> None:
     path = write(tmp_path, "big.yaml", b"steps: []\n" + b"#" * MAX_FILE_BYTES)
     err = error_of(path)
-    assert err.location == str(path)
+    assert err.location == f"{path}:2"  # the line that passes the limit
     assert "1 MiB" in err.message
 
 
@@ -301,7 +302,11 @@ def test_recursive_alias_is_rejected(tmp_path: Path) -> None:
 
 def test_deep_nesting_is_a_config_error(tmp_path: Path) -> None:
     path = write(tmp_path, "deep.yaml", "steps: " + "[" * 3000 + "]" * 3000 + "\n")
-    assert "nested too deeply" in error_of(path).message
+    err = error_of(path)
+    assert err.message == (
+        f"configuration is nested more than {MAX_DEPTH} levels deep; refusing to load it"
+    )
+    assert err.location == f"{path}:1"
 
 
 # --------------------------------------------------------------------------- JSON

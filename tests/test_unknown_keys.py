@@ -22,7 +22,7 @@ from ai_content_pipeline.config.known_keys import KeyWarning, unknown_keys
 from ai_content_pipeline.config.loader import load_config_file
 from ai_content_pipeline.errors import ConfigError
 from ai_content_pipeline.pipeline.manager import AIPipelineManager
-from harness.record import check_known_keys, record_each
+from harness.record import check_pipeline_file, record_each
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = sorted([*(REPO / "input").glob("*.yaml"), *(REPO / "tests/fault_corpus").glob("*.yaml")])
@@ -292,11 +292,10 @@ def test_features_file_known_or_broken_gives_no_warning(isolated) -> None:
 
 def test_harness_fails_a_yaml_with_an_unknown_key(tmp_path: Path) -> None:
     config = Path(write(tmp_path, "90_typo.yaml", ENABLE_TYPO))
-    with pytest.raises(ConfigError, match="unknown keys are errors in the harness"):
-        check_known_keys(config)
+    strict_line = f"{config}:6: step 1 field 'enable': unknown key; did you mean 'enabled'?"
+    with pytest.raises(ConfigError) as raised:
+        check_pipeline_file(config)
+    assert str(raised.value) == strict_line  # what `aicp validate --strict` prints
     outcome = record_each([config])
     assert outcome.records == {}
-    assert outcome.errors["90_typo"] == (
-        "ConfigError: unknown keys are errors in the harness: "
-        f"{config}:6: step 1 field 'enable': unknown key; did you mean 'enabled'?"
-    )
+    assert outcome.errors["90_typo"] == f"ConfigError: {strict_line}"

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config.constants import SUPPORTED_FORMATS
+from ..config.loader import MAX_FILE_BYTES
 from ..errors import UsageError
 
 CONFIG_KEYS = {"text": "prompt", "any": "prompt", "image": "input_image", "video": "input_video"}
@@ -65,9 +66,17 @@ def resolve_input(args: argparse.Namespace, input_type: str, config: Mapping[str
 
 
 def read_prompt_file(path: str) -> str:
-    """The prompt file's text, stripped; a missing, unreadable or empty file is a usage error."""
+    """The prompt file's text, stripped; a missing, unreadable, empty or oversized file (the
+    pipeline file's limit, `MAX_FILE_BYTES`: more is never read) is a usage error."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig").strip()
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise UsageError(
+                f"prompt file {path} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+                "refusing to read it"
+            )
+        text = raw.decode("utf-8-sig").strip()
     except FileNotFoundError:
         raise UsageError(f"prompt file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -3,19 +3,22 @@
 Why load twice (here and in the manager): the loader keeps the key -> line map that turns each
 validation `Problem` into `FILE:LINE: message`, and nothing may be spent on an invalid file.
 Both commands end their checks with `check_runnable`, so `validate` passes exactly what
-`run-chain` would start.
+`run-chain` would start; the release harness refuses a corpus file with the same lines
+(`pipeline_file_problems`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from ..config.features import features_file_warnings
 from ..config.known_keys import KeyWarning, unknown_keys
 from ..config.loader import LoadedConfig, load_config_file
 from ..pipeline.chain import ContentCreationChain
-from ..pipeline.validation import _escapes, find_problems
+from ..pipeline.validation import find_problems
 from .inputs import InputProblem, resolve_input
 from .output import check_save_json_name, finish_run, money, seconds, show_estimate
 from .session import Session
@@ -24,10 +27,11 @@ EXIT_USAGE = 2
 
 
 def load_checked(config_path: str) -> tuple[LoadedConfig, list[str]]:
-    """Load the file (ConfigError propagates) and format its problems as `FILE:LINE: message`."""
+    """Load the file (ConfigError propagates) and format its problems as `FILE:LINE: message`,
+    the path rules only a pipeline file is held to included."""
     loaded = load_config_file(config_path)
     lines = []
-    for problem in find_problems(loaded.data):
+    for problem in find_problems(loaded.data, pipeline_file=True):
         line = loaded.line_of(problem.location)
         where = f"{config_path}:{line}" if line is not None else config_path
         lines.append(f"{where}: {problem.message}")
@@ -39,15 +43,36 @@ def key_warnings(loaded: LoadedConfig) -> list[KeyWarning]:
     return [*unknown_keys(loaded), *features_file_warnings()]
 
 
+def strict_errors(warnings: list[KeyWarning], problems: list[str]) -> list[str]:
+    """Unknown keys as error lines (--strict, the harness), each finding said once: a key that
+    a problem on its line already names (`modle:` in the missing-'model' error) is left out."""
+    return [
+        warning.as_error()
+        for warning in warnings
+        if not any(
+            line.startswith(f"{warning.where()}: ") and f"unknown key '{warning.key}'" in line
+            for line in problems
+        )
+    ]
+
+
 def warn_or_fail(loaded: LoadedConfig, problems: list[str], strict: bool) -> list[str]:
     """Print each unknown-key warning to stderr (`FILE:LINE: warning: ...`); under --strict
     they become problems instead, so nothing runs and the exit code is 2."""
     warnings = key_warnings(loaded)
     if strict:
-        return [*(warning.as_error() for warning in warnings), *problems]
+        return [*strict_errors(warnings, problems), *problems]
     for warning in warnings:
         print(warning, file=sys.stderr)
     return problems
+
+
+def pipeline_file_problems(config_path: str) -> list[str]:
+    """What `aicp validate --strict` refuses in the file itself (its input and the features
+    file aside), as the lines it prints: how the release harness judges a corpus file.
+    A file that cannot be loaded raises `ConfigError`, whose text is validate's line."""
+    loaded, problems = load_checked(config_path)
+    return [*strict_errors(unknown_keys(loaded), problems), *problems]
 
 
 def check_runnable(
@@ -59,7 +84,10 @@ def check_runnable(
     Returns every problem line (`FILE:LINE: message`) and, when there are none, the input. A bad
     flag raises `UsageError` instead (one `error:` line).
     """
-    problems = [*problems, *output_dir_problems(loaded)]
+    if not problems:
+        problems = output_folder_problems(
+            loaded, Path(args.base_dir), getattr(args, "save_json", None)
+        )
     if problems:
         return problems, None
     chain = ContentCreationChain.from_config(loaded.data)
@@ -71,19 +99,68 @@ def check_runnable(
         return [f"{loaded.where(exc.location)}: {exc}"], None
 
 
-def output_dir_problems(loaded: LoadedConfig) -> list[str]:
-    """A pipeline file writes only inside --base-dir, as its temp_dir stays inside output_dir.
+def output_folder_problems(
+    loaded: LoadedConfig, base_dir: Path, save_json: str | None = None
+) -> list[str]:
+    """Where a run writes, checked before anything is spent. It writes only inside --base-dir
+    (`find_problems` keeps output_dir relative): a symbolic link leading outside it, as the
+    output folder, on the way to it or anywhere in it, would carry the run's files out. And a
+    folder it cannot write would fail the first step after its call was charged. Both are
+    refused, named. --save-json also writes into ``output/``."""
+    root = base_dir.resolve()
+    folders = [str(loaded.data.get("output_dir", "output"))]
+    if save_json is not None:
+        folders.append("output")
+    where = f"{loaded.where(('output_dir',))}: field 'output_dir'"
+    for folder in dict.fromkeys(folders):
+        found = _link_leading_out(base_dir, Path(folder), root)
+        if found is not None:
+            link, target = found
+            return [
+                f"{where} ({folder}): {link} is a symbolic link to {target}, outside "
+                "--base-dir; remove it (a run writes only inside --base-dir)"
+            ]
+        existing = _nearest_existing(base_dir / folder)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return [f"{where} ({folder}): {existing} is not writable; nothing was run"]
+    return []
 
-    Checked here, not in `find_problems`: Python callers may still give a chain any folder.
-    """
-    value = loaded.data.get("output_dir")
-    if not isinstance(value, str) or not _escapes(value):
-        return []
-    return [
-        f"{loaded.where(('output_dir',))}: top-level field 'output_dir' must be a relative "
-        f"path inside --base-dir, got '{value}'; to write elsewhere, pass --base-dir DIR "
-        "(output_dir is relative to it)"
-    ]
+
+def _nearest_existing(path: Path) -> Path:
+    """`path`, or the closest folder above it that exists (what a run's mkdir would write)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _link_leading_out(base_dir: Path, folder: Path, root: Path) -> tuple[Path, Path] | None:
+    """The first symbolic link (and where it leads) from `base_dir` down to `folder`, then
+    anywhere under it, whose target is outside `root`; None when there is none."""
+    path = base_dir
+    for part in folder.parts:
+        path = path / part
+        found = _leads_out(path, root)
+        if found is not None:
+            return found
+        if not path.is_dir():
+            return None
+    for current, dirs, files in os.walk(path):  # links to folders are listed, not entered
+        dirs.sort()
+        for name in sorted([*dirs, *files]):
+            found = _leads_out(Path(current) / name, root)
+            if found is not None:
+                return found
+    return None
+
+
+def _leads_out(path: Path, root: Path) -> tuple[Path, Path] | None:
+    if not path.is_symlink():
+        return None
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # a loop: nothing can be written through it
+        return None
+    return None if target.is_relative_to(root) else (path, target)
 
 
 def cmd_validate(args: argparse.Namespace, session: Session) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class KeyWarning:
     """Path of the key in the file, e.g. ``steps[0].enable``."""
     message: str
     """Without the location, e.g. ``step 1 field 'enable': unknown key; did you mean ...``."""
+    key: str = dataclass_field(default="", compare=False)
+    """The unknown key itself, e.g. ``enable``."""
 
     def where(self) -> str:
         return f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -126,6 +129,7 @@ def unknown_mapping_keys(
                 line=line_of(where),
                 field=_field(where),
                 message=f"{label} field '{prefix}{key}': unknown key{did_you_mean(key, known)}",
+                key=str(key),
             )
         )
     return found

@@ -3,9 +3,11 @@
 Why not just ``yaml.safe_load``: users need ``file:line`` in every message, a
 mistyped duplicate key must not silently win, and a hostile or accidental alias
 bomb must be refused before it is expanded. So the file is composed once into a
-node tree with `yaml.SafeLoader` (aliases counted while composing), the tree is
-measured and mapped to lines, and only then is the data constructed from that
-same tree with the safe constructor. Nothing here ever uses an unsafe loader.
+node tree with `yaml.SafeLoader` (aliases counted and depth limited while
+composing), the tree is measured and mapped to lines, and only then is the data
+constructed from that same tree with the safe constructor. Nothing here ever
+uses an unsafe loader. Every limit (size, aliases, nodes, depth) is refused with
+the ``file:line`` where it is passed, for JSON as for YAML.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..errors import ConfigError
 __all__ = [
     "JSON_SUFFIXES",
     "MAX_ALIASES",
+    "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
     "YAML_SUFFIXES",
@@ -37,6 +40,9 @@ MAX_ALIASES = 100
 """Most alias references (``*name``) one document may contain."""
 MAX_NODES = 100_000
 """Most nodes a document may have once every alias is expanded (billion-laughs guard)."""
+MAX_DEPTH = 50
+"""Deepest nesting of mappings and lists (a scalar counts as a level); a pipeline with a group
+reaches 8. Checked while composing, so a hostile file never reaches Python's recursion limit."""
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -90,6 +96,7 @@ class _LimitedSafeLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.source = source
         self.alias_count = 0
+        self.depth = 0
         # (id(parent node), sequence index | id(key node)) -> 1-based line of the alias.
         self.alias_lines: dict[tuple[int, int], int] = {}
 
@@ -105,7 +112,17 @@ class _LimitedSafeLoader(yaml.SafeLoader):
             if parent is not None and index is not None:
                 slot = index if isinstance(index, int) else id(index)
                 self.alias_lines[(id(parent), slot)] = mark.line + 1
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _LimitError(
+                    f"configuration is nested more than {MAX_DEPTH} levels deep; "
+                    "refusing to load it",
+                    self.peek_event().start_mark.line + 1,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 class _LimitError(Exception):
@@ -163,10 +180,11 @@ def _read_text(file_path: Path, source: str) -> str:
         reason = exc.strerror or exc.__class__.__name__
         raise ConfigError(f"cannot read configuration file: {reason}", source) from None
     if len(raw) > MAX_FILE_BYTES:
+        line = raw.count(b"\n", 0, MAX_FILE_BYTES) + 1
         raise ConfigError(
-            f"configuration file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
-            "refusing to parse it",
-            source,
+            f"configuration file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+            "(this line passes the limit); refusing to parse it",
+            f"{source}:{line}",
         )
     try:
         return raw.decode("utf-8-sig")
@@ -364,7 +382,12 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_json(text: str, source: str) -> tuple[Any, dict[Location, int]]:
-    """JSON data from `json`; lines are best effort (JSON is nearly always valid flow YAML)."""
+    """JSON data from `json`; lines are best effort (JSON is nearly always valid flow YAML).
+
+    The lines are mapped first: that also refuses, located, what the YAML composer refuses
+    (duplicate keys, too many nodes, too deep), before `json` recurses into it.
+    """
+    lines = _json_lines(text, source)
     try:
         data = json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as exc:
@@ -372,11 +395,10 @@ def _parse_json(text: str, source: str) -> tuple[Any, dict[Location, int]]:
             raise ConfigError("configuration file is empty", f"{source}:1") from None
         raise ConfigError(f"invalid JSON: {exc.msg}", f"{source}:{exc.lineno}") from None
     except _JsonDuplicateError as dup:
-        _json_lines(text, source)  # raises the located duplicate error when it can
         raise ConfigError(f"duplicate key {dup.key!r}; remove one of them", source) from None
     except RecursionError:
         raise ConfigError("configuration is nested too deeply", source) from None
-    return data, _json_lines(text, source)
+    return data, lines
 
 
 def key_lines(text: str, source: str = "") -> dict[Location, int]:
@@ -401,7 +423,9 @@ def _json_lines(text: str, source: str) -> dict[Location, int]:
         return lines
     except _DuplicateKeyError:
         raise
-    except (yaml.YAMLError, _LimitError, RecursionError, ValueError, TypeError):
+    except _LimitError as exc:
+        raise ConfigError(exc.message, f"{source}:{exc.line}" if exc.line else source) from None
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError):
         return {}
     finally:
         if loader is not None:

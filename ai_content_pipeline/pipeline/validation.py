@@ -24,6 +24,18 @@ MERGE_STRATEGY_VALUES = ("collect_all", "first_success", "best_quality")
 MAX_WORKERS_RANGE = (1, 64)
 MAX_RETRIES = 10
 PATH_PARAMS = ("output_dir", "output_file")
+"""Step params a run writes to, inside the chain's output_dir (like top-level `temp_dir`)."""
+
+# Paths only a pipeline file is held to (`find_problems(..., pipeline_file=True)`, as `aicp`
+# and the harness call it): a Python caller may hand a chain any folder or input, but a file
+# must not make a run write outside --base-dir, nor read (and send to a provider) a file
+# outside the current directory. Every other path-valued field is in PATH_PARAMS or temp_dir.
+FILE_OUTPUT_DIR = "output_dir"
+INPUT_PATH_FIELDS = ("input_image", "input_video")
+INPUT_PATH_PARAMS: dict[str, tuple[str, ...]] = {
+    "replicate_multitalk": ("image", "first_audio", "second_audio"),
+}
+INPUT_PATH_RULE = "must be a relative path inside the current directory, or a URL"
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,13 @@ def _escapes(path_value: object) -> bool:
     if PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute():
         return True
     return ".." in PurePosixPath(text.replace("\\", "/")).parts
+
+
+def _input_escapes(path_value: object) -> bool:
+    """True when an input path of a pipeline file names a file outside the current directory
+    (a ``file:`` URL always does: it is an absolute path)."""
+    text = str(path_value)
+    return _escapes(text) or text.strip().lower().startswith("file:")
 
 
 def initial_input_type(config: Mapping[str, Any]) -> str:
@@ -79,8 +98,9 @@ def _enabled_branches(step: Mapping[str, Any]) -> list[tuple[int, Any]]:
 class _Checker:
     """Walks a config once, collecting problems and tracking the available data type."""
 
-    def __init__(self) -> None:
+    def __init__(self, pipeline_file: bool = False) -> None:
         self.problems: list[Problem] = []
+        self.pipeline_file = pipeline_file
         # Whether an earlier enabled prompt_generation can give later subtitles their text.
         self.prompt_generated = False
 
@@ -137,6 +157,31 @@ class _Checker:
         for key in ("save_intermediates", "cleanup_temp"):
             if key in config and not isinstance(config[key], bool):
                 self.add((key,), f"top-level field '{key}' must be true or false")
+        if self.pipeline_file:
+            self._check_file_paths(config)
+
+    def _check_file_paths(self, config: Mapping[str, Any]) -> None:
+        """Where a pipeline file may make a run write (inside --base-dir) and read from; its
+        inputs are strings (a `!!binary` prompt is bytes)."""
+        for key in ("prompt", *INPUT_PATH_FIELDS):
+            if config.get(key) is not None and not isinstance(config[key], str):
+                self.add((key,), f"top-level field '{key}' must be a string")
+        value = config.get(FILE_OUTPUT_DIR)
+        if isinstance(value, str) and _escapes(value):
+            self.add(
+                (FILE_OUTPUT_DIR,),
+                f"top-level field 'output_dir' must be a relative path inside --base-dir, got "
+                f"'{value}'; to write elsewhere, pass --base-dir DIR (output_dir is relative "
+                "to it)",
+            )
+        for key in INPUT_PATH_FIELDS:
+            value = config.get(key)
+            if isinstance(value, str) and _input_escapes(value):
+                self.add(
+                    (key,),
+                    f"top-level field '{key}' {INPUT_PATH_RULE}, got '{value}'; to use a file "
+                    "elsewhere, give it with --input PATH",
+                )
 
     def _check_flow(
         self, step_type: str, location: Location, label: str, number: int, available: str
@@ -222,6 +267,13 @@ class _Checker:
                     (*location, key),
                     f"{named} field 'params.{key}' must be a relative path inside the "
                     f"chain's output_dir, got '{params[key]}'",
+                )
+        for key in INPUT_PATH_PARAMS.get(step_type, ()) if self.pipeline_file else ():
+            value = params.get(key)
+            if isinstance(value, str) and _input_escapes(value):
+                self.add(
+                    (*location, key),
+                    f"{named} field 'params.{key}' {INPUT_PATH_RULE}, got '{value}'",
                 )
         if "timeout" in params:
             timeout = params["timeout"]
@@ -354,9 +406,14 @@ def _model_choices(step_type: str) -> list[str]:
     return [*SUPPORTED_MODELS.get(step_type, []), "auto"]
 
 
-def find_problems(config: Any) -> list[Problem]:
-    """All problems in a config mapping, in file order; ``[]`` means it can run."""
-    return _Checker().check_config(config)
+def find_problems(config: Any, *, pipeline_file: bool = False) -> list[Problem]:
+    """All problems in a config mapping, in file order; ``[]`` means it can run.
+
+    With `pipeline_file` (a config read from a file, as `aicp` and the harness read it), also
+    the path rules only a file is held to: its output_dir inside --base-dir, its inputs
+    (`INPUT_PATH_FIELDS`, `INPUT_PATH_PARAMS`) inside the current directory or URLs.
+    """
+    return _Checker(pipeline_file).check_config(config)
 
 
 def group_output_type(config_step: Mapping[str, Any], available: str) -> str:
